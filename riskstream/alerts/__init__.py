@@ -1,0 +1,1 @@
+"""Alerts, SMS-confirmation tasks and their lifecycle, senders, cooldowns."""

@@ -1,0 +1,1 @@
+"""Entity profiles, windowed aggregates, behavioural features, numba kernels, profile stores."""

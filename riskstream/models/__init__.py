@@ -1,0 +1,1 @@
+"""Online anomaly model, river adapter, feedback learner on delayed labels, versioned snapshots."""

@@ -1,0 +1,1 @@
+"""Replay of history: backtests, rule-set comparison, reports, audit verification."""

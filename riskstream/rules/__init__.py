@@ -1,0 +1,1 @@
+"""The rule language (parse, check, plan, evaluate), rule sets and the decision policy."""

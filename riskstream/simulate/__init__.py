@@ -1,0 +1,1 @@
+"""The transaction simulator: a synthetic bank with habits, fraud scenarios and delayed labels."""

@@ -1,0 +1,1 @@
+"""Drivers and transports: the embedded runner, the faust worker, sources, sinks, dead letters."""
