@@ -16,8 +16,14 @@ def main() -> None:
 def _register() -> None:
     """Attach the commands that each sub-package owns (kept here so `--help` lists them all)."""
     from riskstream.simulate.cli import simulate
+    from riskstream.stream.cli import run
 
+    main.add_command(run)
     main.add_command(simulate)
 
 
 _register()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""Decode and validate raw JSON lines into a columnar `TxBatch`; everything else is a dead letter.
+
+Validation runs per field over whole columns (type sets, numpy masks), falling back to
+per-element checks only for the columns where something is off, so clean batches stay fast.
+A record gets the reason of the first check it fails, in this order: ``oversized``,
+``invalid_utf8``, ``invalid_json``, ``not_an_object``, then per field in schema order
+``missing_field:F``, ``wrong_type:F``, ``invalid_value:F``. The decoder never raises on input.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import orjson
+
+from riskstream.batch import OPTIONAL_STRING_FIELDS, TX_TYPES, DeadLetter, TxBatch
+
+__all__ = ["Decoder", "parse_event_times"]
+
+_MIN_TS_MS = 0  # 1970-01-01
+_MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+_CURRENCY = re.compile(r"[A-Z]{3}\Z")
+_COUNTRY = re.compile(r"[A-Z]{2}\Z")
+_MCC = re.compile(r"\d{4}\Z")
+_NUMBER_TYPES = (int, float)
+
+
+class Decoder:
+    """Turns raw lines into a `TxBatch` of valid transactions plus `DeadLetter` records.
+
+    Parameters
+    ----------
+    max_line_bytes
+        Longer lines are dead-lettered as ``oversized`` without being parsed.
+    max_id_length
+        Upper bound on the length of every id and string field.
+
+    Examples
+    --------
+    >>> batch, dead = Decoder().decode([
+    ...     b'{"tx_id":"t1","customer_id":"c1","amount":12.5,"currency":"EUR",'
+    ...     b'"timestamp":"2026-01-05T08:15:30.123Z"}',
+    ...     b'{"tx_id":"t2","customer_id":"c1","amount":-3,"currency":"EUR",'
+    ...     b'"timestamp":1767600930123}',
+    ...     b'not json',
+    ... ])
+    >>> len(batch), batch.timestamp.tolist()
+    (1, [1767600930123])
+    >>> [(d.offset, d.reason) for d in dead]
+    [(1, 'invalid_value:amount'), (2, 'invalid_json')]
+    """
+
+    def __init__(self, max_line_bytes: int = 65_536, max_id_length: int = 128) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.max_id_length = max_id_length
+
+    def decode(
+        self,
+        lines: Sequence[bytes],
+        offsets: Sequence[int] | np.ndarray | None = None,
+        ingest_ns: int = 0,
+    ) -> tuple[TxBatch, list[DeadLetter]]:
+        """Decode ``lines`` (without their newlines); ``offsets`` default to 0..n-1."""
+        n = len(lines)
+        offs = np.arange(n, dtype=np.int64) if offsets is None else np.asarray(offsets, np.int64)
+        reasons: list[str | None] = [None] * n
+        objs = self._parse(lines, reasons)
+        good = [i for i in range(n) if reasons[i] is None]
+        records = [objs[i] for i in good]
+        columns, field_reasons = _validate(records, self.max_id_length)
+        for j, reason in enumerate(field_reasons):
+            if reason is not None:
+                reasons[good[j]] = reason
+        keep = np.fromiter((r is None for r in field_reasons), dtype=bool, count=len(good))
+        batch = TxBatch(
+            offset=offs[np.asarray(good, dtype=np.int64)][keep],
+            **{name: col[keep] for name, col in columns.items()},
+            ingest_ns=ingest_ns,
+        )
+        dead = [
+            DeadLetter(int(offs[i]), reason, bytes(lines[i]))
+            for i, reason in enumerate(reasons)
+            if reason is not None
+        ]
+        return batch, dead
+
+    def _parse(self, lines: Sequence[bytes], reasons: list[str | None]) -> list[object]:
+        limit = self.max_line_bytes
+        loads = orjson.loads
+        try:
+            if max(map(len, lines), default=0) > limit:
+                raise ValueError
+            objs = list(map(loads, lines))
+        except (orjson.JSONDecodeError, ValueError, TypeError):
+            objs = [_parse_one(line, limit, reasons, i) for i, line in enumerate(lines)]
+        for i, obj in enumerate(objs):
+            if reasons[i] is None and type(obj) is not dict:
+                reasons[i] = "not_an_object"
+        return objs
+
+
+def _parse_one(line: bytes, limit: int, reasons: list[str | None], i: int) -> object:
+    if len(line) > limit:
+        reasons[i] = "oversized"
+        return None
+    try:
+        return orjson.loads(line)
+    except (orjson.JSONDecodeError, TypeError):
+        try:
+            bytes(line).decode("utf-8")
+        except UnicodeDecodeError:
+            reasons[i] = "invalid_utf8"
+        else:
+            reasons[i] = "invalid_json"
+        return None
+
+
+def _validate(records: list[dict], max_len: int) -> tuple[dict[str, np.ndarray], list[str | None]]:
+    """Check every field of every record; returns the columns and a reason per record."""
+    n = len(records)
+    reasons: list[str | None] = [None] * n
+    cols: dict[str, np.ndarray] = {}
+    cols["tx_id"] = _string_column(records, "tx_id", True, max_len, None, reasons)
+    cols["customer_id"] = _string_column(records, "customer_id", True, max_len, None, reasons)
+    cols["amount"] = _amount_column(records, reasons)
+    cols["currency"] = _string_column(records, "currency", True, 3, _CURRENCY, reasons)
+    cols["timestamp"] = _timestamp_column(records, reasons)
+    patterns = {"country": _COUNTRY}
+    for name in OPTIONAL_STRING_FIELDS:
+        if name == "mcc":
+            cols[name] = _mcc_column(records, reasons)
+        else:
+            cols[name] = _string_column(records, name, False, max_len, patterns.get(name), reasons)
+    _check_type_values(cols["type"], reasons)
+    cols["lat"], cols["lon"] = _location_columns(records, reasons)
+    return cols, reasons
+
+
+def _flag(reasons: list[str | None], index: int, reason: str) -> None:
+    if reasons[index] is None:
+        reasons[index] = reason
+
+
+def _string_column(
+    records: list[dict],
+    name: str,
+    required: bool,
+    max_len: int,
+    pattern: re.Pattern[str] | None,
+    reasons: list[str | None],
+) -> np.ndarray:
+    values = [r.get(name) for r in records]
+    col = np.fromiter(values, dtype=object, count=len(values))  # keeps lists as objects
+    kinds = set(map(type, values))
+    if kinds <= {str} and pattern is None:
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        if len(values) and (lengths.min() > 0 and lengths.max() <= max_len):
+            return col
+    for i, value in enumerate(values):
+        if value is None:
+            if required:
+                _flag(reasons, i, f"missing_field:{name}")
+        elif type(value) is not str:
+            _flag(reasons, i, f"wrong_type:{name}")
+        elif not 0 < len(value) <= max_len or (pattern is not None and not pattern.match(value)):
+            _flag(reasons, i, f"invalid_value:{name}")
+    return col
+
+
+def _amount_column(records: list[dict], reasons: list[str | None]) -> np.ndarray:
+    values = [r.get("amount") for r in records]
+    out = np.full(len(values), np.nan)
+    if set(map(type, values)) <= {int, float}:
+        try:
+            out = np.array(values, dtype=np.float64)
+        except OverflowError:
+            pass
+        else:
+            if np.isfinite(out).all() and (out >= 0).all():
+                return out
+    for i, value in enumerate(values):
+        if value is None:
+            _flag(reasons, i, "missing_field:amount")
+        elif type(value) not in _NUMBER_TYPES:
+            _flag(reasons, i, "wrong_type:amount")
+        else:
+            number = float(value) if abs(value) < 1e300 else math.inf
+            if not math.isfinite(number) or number < 0:
+                _flag(reasons, i, "invalid_value:amount")
+            else:
+                out[i] = number
+    return out
+
+
+def parse_event_times(values: list[object]) -> tuple[np.ndarray, list[str | None]]:
+    """Event times (ISO 8601 with offset or Z, or epoch ms) as epoch ms, and a reason per bad one.
+
+    >>> parse_event_times(["2026-01-05T09:15:30.123+01:00", 1767600930123, "yesterday"])[1]
+    [None, None, 'invalid_value:timestamp']
+    """
+    reasons: list[str | None] = [None] * len(values)
+    return _timestamp_values(values, reasons), reasons
+
+
+def _timestamp_column(records: list[dict], reasons: list[str | None]) -> np.ndarray:
+    return _timestamp_values([r.get("timestamp") for r in records], reasons)
+
+
+def _timestamp_values(values: list[object], reasons: list[str | None]) -> np.ndarray:
+    out = np.zeros(len(values), dtype=np.int64)
+    # Fast path for the canonical shape (2026-01-05T08:15:30.123Z): numpy's C parser checks
+    # the digits; any failure falls back to the general parser element by element.
+    fast = [
+        i
+        for i, v in enumerate(values)
+        if type(v) is str and len(v) in (20, 24) and v[-1] == "Z" and v[10] == "T"
+    ]
+    if fast:
+        try:
+            parsed = np.array([values[i][:-1] for i in fast], dtype="datetime64[ms]")
+            out[fast] = parsed.astype(np.int64)
+        except ValueError:
+            for i in fast:
+                out[i] = _parse_iso(values[i], reasons, i)
+    fast_set = set(fast)
+    for i, value in enumerate(values):
+        if i in fast_set:
+            continue
+        if value is None:
+            _flag(reasons, i, "missing_field:timestamp")
+        elif type(value) is int:
+            out[i] = value if _MIN_TS_MS <= value <= _MAX_TS_MS else 0
+            if not _MIN_TS_MS <= value <= _MAX_TS_MS:
+                _flag(reasons, i, "invalid_value:timestamp")
+        elif type(value) is str:
+            out[i] = _parse_iso(value, reasons, i)
+        else:
+            _flag(reasons, i, "wrong_type:timestamp")
+    bad_range = np.flatnonzero((out < _MIN_TS_MS) | (out > _MAX_TS_MS))
+    for i in bad_range:
+        _flag(reasons, int(i), "invalid_value:timestamp")
+    return out
+
+
+def _parse_iso(value: str, reasons: list[str | None], i: int) -> int:
+    """ISO 8601 with a date, a time and an offset (or Z); anything else is invalid."""
+    try:
+        if len(value) < 20 or value[10] not in "Tt ":
+            raise ValueError
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return (parsed - _EPOCH) // _ONE_MS
+    except (ValueError, OverflowError):
+        _flag(reasons, i, "invalid_value:timestamp")
+        return 0
+
+
+def _mcc_column(records: list[dict], reasons: list[str | None]) -> np.ndarray:
+    values = [r.get("mcc") for r in records]
+    col = np.fromiter(values, dtype=object, count=len(values))  # keeps lists as objects
+    if set(map(type, values)) <= {str, type(None)} and all(
+        v is None or _MCC.match(v) for v in values
+    ):
+        return col
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if type(value) is int and 0 <= value <= 9999:
+            col[i] = f"{value:04d}"
+        elif type(value) is str and _MCC.match(value):
+            continue
+        elif type(value) in (int, str):
+            _flag(reasons, i, "invalid_value:mcc")
+        else:
+            _flag(reasons, i, "wrong_type:mcc")
+    return col
+
+
+def _check_type_values(col: np.ndarray, reasons: list[str | None]) -> None:
+    if {v for v in col.tolist() if type(v) is str} <= TX_TYPES:
+        return
+    for i, value in enumerate(col):
+        if type(value) is str and value not in TX_TYPES:
+            _flag(reasons, i, "invalid_value:type")
+
+
+def _location_columns(
+    records: list[dict], reasons: list[str | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    lats = [r.get("lat") for r in records]
+    lons = [r.get("lon") for r in records]
+    numeric = {int, float, type(None)}
+    if set(map(type, lats)) <= numeric and set(map(type, lons)) <= numeric:
+        lat = np.array(lats, dtype=np.float64)  # None becomes NaN
+        lon = np.array(lons, dtype=np.float64)
+        lat_nan, lon_nan = np.isnan(lat), np.isnan(lon)
+        with np.errstate(invalid="ignore"):
+            in_range = (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
+        if ((lat_nan == lon_nan) & (lat_nan | in_range)).all():
+            return lat, lon
+    lat = np.full(len(records), np.nan)
+    lon = np.full(len(records), np.nan)
+    for i, (a, b) in enumerate(zip(lats, lons, strict=True)):
+        if a is None and b is None:
+            continue
+        if a is None or b is None:
+            _flag(reasons, i, "invalid_value:lat" if a is None else "invalid_value:lon")
+        elif type(a) not in _NUMBER_TYPES:
+            _flag(reasons, i, "wrong_type:lat")
+        elif type(b) not in _NUMBER_TYPES:
+            _flag(reasons, i, "wrong_type:lon")
+        elif not -90.0 <= a <= 90.0:
+            _flag(reasons, i, "invalid_value:lat")
+        elif not -180.0 <= b <= 180.0:
+            _flag(reasons, i, "invalid_value:lon")
+        else:
+            lat[i] = a
+            lon[i] = b
+    return lat, lon
