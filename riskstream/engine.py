@@ -23,7 +23,7 @@ from riskstream.batch import DeadLetter, TxBatch
 from riskstream.config import load_config
 from riskstream.decisions import ALLOW, BLOCK, CHALLENGE, DECISION_DTYPE, REVIEW
 from riskstream.features.catalog import FeatureCatalog
-from riskstream.features.stage import FeatureStage, LabelBatch
+from riskstream.features.stage import LabelBatch, build_feature_stage
 from riskstream.models.heuristic import HeuristicScore
 
 __all__ = ["DecisionBatch", "Engine", "LabelFeed", "ScoreResult"]
@@ -124,7 +124,7 @@ class Engine:
         self.catalog = (
             FeatureCatalog.load(catalog_path) if catalog_path else FeatureCatalog.default()
         )
-        self.features = FeatureStage(self.catalog)
+        self.features = build_feature_stage(self.config, self.catalog)
         self.model = HeuristicScore()
         self.rules = _NoRules()
         self.labels = labels if labels is not None else LabelFeed.empty()

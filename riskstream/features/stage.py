@@ -16,7 +16,7 @@ from riskstream.batch import TxBatch
 from riskstream.features.basic import CUSTOMER_BASIC_DTYPE, customer_basic_kernel
 from riskstream.features.catalog import FeatureCatalog, FeatureType
 
-__all__ = ["FeatureStage", "LabelBatch"]
+__all__ = ["FeatureStage", "LabelBatch", "build_feature_stage"]
 
 _MS_PER_HOUR = 3_600_000
 _BASIC_OUTPUTS = (
@@ -110,6 +110,11 @@ class FeatureStage:
             out,
         )
         return {name: np.ascontiguousarray(out[:, k]) for k, name in enumerate(_BASIC_OUTPUTS)}
+
+
+def build_feature_stage(config: Mapping[str, object], catalog: FeatureCatalog) -> FeatureStage:
+    """The feature stage the Engine uses, as the config asks (store, windows, ...)."""
+    return FeatureStage(catalog)
 
 
 def _missing_columns(
