@@ -30,7 +30,7 @@ def read_labels(path: str | Path) -> tuple[LabelFeed, list[DeadLetter]]:
         raise InputError(f"cannot read labels {path}: {exc.strerror}") from exc
     entries = [(i, line) for i, line in enumerate(raw.split(b"\n")) if line.strip()]
     parsed = [_parse_label(line) for _, line in entries]
-    times, time_reasons = parse_event_times([p[2] for p in parsed])
+    times, time_reasons = parse_event_times([p[3] for p in parsed])
     tx_ids: list[str] = []
     frauds: list[bool] = []
     keep: list[int] = []
