@@ -307,3 +307,13 @@ def test_bad_parameters_are_refused():
         HalfSpaceTrees(feature_names=["a", "a"])
     with pytest.raises(ModelError, match=">= 1"):
         HalfSpaceTrees(window_size=0, feature_names=["a"])
+    with pytest.raises(ModelError, match="pair"):
+        HalfSpaceTrees(limits={"a": 3.0}, feature_names=["a"])
+    with pytest.raises(ModelError, match="seed"):
+        HalfSpaceTrees(seed="42", feature_names=["a"])
+    with pytest.raises(ModelError, match="strings"):
+        HalfSpaceTrees(feature_names=[1, 2])
+    assert_same_state(
+        HalfSpaceTrees(seed=np.int64(3), feature_names=["a"]),
+        HalfSpaceTrees(seed=3, feature_names=["a"]),
+    )
