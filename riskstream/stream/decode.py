@@ -157,11 +157,8 @@ def _string_column(
 ) -> np.ndarray:
     values = [r.get(name) for r in records]
     col = np.fromiter(values, dtype=object, count=len(values))  # keeps lists as objects
-    kinds = set(map(type, values))
-    if kinds <= {str} and pattern is None:
-        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        if len(values) and (lengths.min() > 0 and lengths.max() <= max_len):
-            return col
+    if _all_valid_strings(values, required, max_len, pattern):
+        return col
     for i, value in enumerate(values):
         if value is None:
             if required:
@@ -171,6 +168,21 @@ def _string_column(
         elif not 0 < len(value) <= max_len or (pattern is not None and not pattern.match(value)):
             _flag(reasons, i, f"invalid_value:{name}")
     return col
+
+
+def _all_valid_strings(
+    values: list[object], required: bool, max_len: int, pattern: re.Pattern[str] | None
+) -> bool:
+    """The fast check: C-level passes over the column, regexes only on distinct values."""
+    kinds = set(map(type, values))
+    if not kinds <= ({str} if required else {str, type(None)}) or "" in values:
+        return False
+    present = values if required else [v for v in values if v is not None]
+    if not present:
+        return True
+    if pattern is not None:
+        return all(map(pattern.match, set(present)))
+    return max(map(len, present)) <= max_len
 
 
 def _amount_column(records: list[dict], reasons: list[str | None]) -> np.ndarray:
