@@ -7,9 +7,11 @@ only once the service really answers; ``stop()`` terminates, then kills, and rem
 
 Assumes Linux, Python 3.11, Java 17 and Maven on PATH; ``redis-server`` is installed with apt-get
 when missing and the process is root. Costs, measured on the 2-core development machine: a Redis
-server is ready in ~0.05 s, a 3-master cluster in ~1 s, a Kafka broker (storage format + JVM start
-+ first metadata answer) in ~5 s and ~400 MB of RAM (heap capped at 512 MB). Fetching the Kafka
-jars on a cold Maven cache takes ~10 s (43 MB); afterwards ``ensure_kafka_installed`` is a stat.
+server is ready in ~0.03 s, a 3-master cluster in ~2.2 s, a Kafka broker (storage format, JVM
+start, first metadata answer) in ~6 s when the machine is idle and ~10 s when other tests keep
+both cores busy, with ~350 MB resident (heap capped at 512 MB). Fetching the Kafka jars takes
+~20 s on an empty Maven cache (43 MB of jars); afterwards ``ensure_kafka_installed`` is a stat.
+Installing redis-server with apt-get takes ~10 s.
 
 Kafka version: 4.4.0, one KRaft node that is both broker and controller. Kafka 4 removed the old
 protocol versions (KIP-896) and ZooKeeper; aiokafka 0.14.0 negotiates the versions the broker
@@ -538,7 +540,8 @@ class RedisCluster:
 
     Built from Python (CLUSTER ADDSLOTS, SET-CONFIG-EPOCH, MEET), so it needs no ``redis-cli``;
     `start` returns once every node reports ``cluster_state:ok``, knows the three nodes and
-    serves the same slot map, which is what ``redis.cluster.RedisCluster`` reads.
+    serves the same slot map, which is what ``redis.cluster.RedisCluster`` reads. That takes
+    ~2 s, nearly all of it Redis' own delay before a freshly started master turns writable.
 
     Parameters
     ----------
