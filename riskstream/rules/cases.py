@@ -143,13 +143,15 @@ def _parse(src: SourceText, catalog: Mapping[str, FeatureSpec], ruleset: RuleSet
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
         diags.append(src.diagnostic_at(line, col, message, None, hint))
 
-    loader = yaml.SafeLoader(src.text)
     try:
+        loader = yaml.SafeLoader(src.text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise RuleError([src.diagnostic_at(line, col, f"invalid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise RuleError([src.diagnostic_at(1, 1, f"invalid YAML: {exc}")]) from None
 
     def pairs(node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):

@@ -184,13 +184,12 @@ def _v_coalesce(types: Sequence[Type], x: Any, default: Any) -> Any:
 def _v_starts_with(types: Any, s: Any, prefix: Any) -> Any:
     if not isinstance(s, np.ndarray) and not isinstance(prefix, np.ndarray):
         return np.bool_(isinstance(s, str) and isinstance(prefix, str) and s.startswith(prefix))
-    s_arr = np.asarray(s, dtype=object)
-    p_arr = np.broadcast_to(np.asarray(prefix, dtype=object), s_arr.shape)
     if isinstance(prefix, str):
         pre = prefix
-        return np.fromiter(
-            (isinstance(v, str) and v.startswith(pre) for v in s_arr), np.bool_, s_arr.size
-        )
+        return np.fromiter((isinstance(v, str) and v.startswith(pre) for v in s), np.bool_, len(s))
+    s_arr, p_arr = np.broadcast_arrays(
+        np.asarray(s, dtype=object), np.asarray(prefix, dtype=object)
+    )
     return np.fromiter(
         (
             isinstance(v, str) and isinstance(p, str) and v.startswith(p)

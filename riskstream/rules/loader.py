@@ -241,9 +241,9 @@ class _Loader:
 
     # -- the file --------------------------------------------------------------------------
     def load(self, path: Path | None) -> RuleSet:
-        loader = yaml.SafeLoader(self.src.text)
-        self.yaml = loader
         try:
+            loader = yaml.SafeLoader(self.src.text)
+            self.yaml = loader
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -252,6 +252,9 @@ class _Loader:
                 self.diags.append(self.src.diagnostic_at(1, 1, message))
             else:
                 self.diags.append(self.src.diagnostic_at(mark.line + 1, mark.column + 1, message))
+            raise self.fail() from None
+        except yaml.reader.ReaderError as exc:
+            self.diags.append(self.src.diagnostic(exc.position, f"invalid YAML: {exc.reason}"))
             raise self.fail() from None
         except yaml.YAMLError as exc:
             self.diags.append(self.src.diagnostic_at(1, 1, f"invalid YAML: {exc}"))
@@ -354,7 +357,7 @@ class _Loader:
             return None
         file_node = entries["file"][1]
         rel = self.scalar_text(file_node, "'file'")
-        wanted = "string"
+        wanted = ""
         if "type" in entries:
             wanted = self.scalar_text(entries["type"][1], "'type'") or "string"
             if wanted not in ("string", "number") or (strings_only and wanted != "string"):
@@ -383,6 +386,8 @@ class _Loader:
             ):
                 self.error(file_node, f"list file {rel!r} must hold a list of numbers or strings")
                 return None
+            if not wanted and not strings_only and data and all(_is_number(v) for v in data):
+                wanted = "number"
             raw = [str(v) if not isinstance(v, float) else repr(v) for v in data]
         else:
             for line in text.splitlines():
