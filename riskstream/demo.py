@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     data, results = out / "data", out / "run"

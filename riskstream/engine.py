@@ -9,7 +9,6 @@ micro-batch sizes were: a batch is cut wherever a label becomes visible.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 from collections.abc import Mapping
@@ -21,10 +20,10 @@ import numpy as np
 from riskstream import __version__
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.config import load_config
-from riskstream.decisions import ALLOW, BLOCK, CHALLENGE, DECISION_DTYPE, REVIEW
 from riskstream.features.catalog import FeatureCatalog
 from riskstream.features.stage import LabelBatch, build_feature_stage
 from riskstream.models.heuristic import HeuristicScore
+from riskstream.rules import DecisionPolicy, RuleSet, RuleSetWatcher, load_ruleset
 
 __all__ = ["DecisionBatch", "Engine", "LabelFeed", "ScoreResult"]
 
@@ -33,15 +32,16 @@ __all__ = ["DecisionBatch", "Engine", "LabelFeed", "ScoreResult"]
 class DecisionBatch:
     """The decisions for one `TxBatch`, as columns, plus explanations for rows with hits.
 
-    ``explanations`` maps a row to ``(rule_hits, shadow_hits, features)``; rows without any
-    hit are absent, which keeps the common case free of per-row Python objects.
+    ``explanations`` maps a row to its explanation (``rule_hits``, ``shadow_hits``, ``tags``,
+    ``notifications``, ``features``: the values the hit rules read); rows without any hit are
+    absent, which keeps the common case free of per-row Python objects.
     """
 
     batch: TxBatch
     decision: np.ndarray
     score: np.ndarray
     model_score: np.ndarray
-    explanations: dict[int, tuple[list[str], list[str], dict[str, Any]]]
+    explanations: dict[int, dict[str, Any]]
     ruleset_hash: str
     model_snapshot: str
     engine_version: str = __version__
@@ -99,12 +99,6 @@ class LabelFeed:
         return LabelBatch(self._tx_id[part], self._is_fraud[part], self._time[part])
 
 
-class _NoRules:
-    """Stand-in until the rule language is wired: no rule, so decisions come from the score."""
-
-    hash = hashlib.sha256(b"riskstream:no-rules").hexdigest()
-
-
 class Engine:
     """The scoring core, built from one config.
 
@@ -126,14 +120,13 @@ class Engine:
         )
         self.features = build_feature_stage(self.config, self.catalog)
         self.model = HeuristicScore()
-        self.rules = _NoRules()
-        self.labels = labels if labels is not None else LabelFeed.empty()
-        policy = self.config["policy"]
-        self._thresholds = (
-            float(policy["review"]),
-            float(policy["challenge"]),
-            float(policy["block"]),
+        rules_path = self.config["rules"].get("path")
+        self._watcher = RuleSetWatcher(rules_path, self.catalog) if rules_path else None
+        self.rules: RuleSet = (
+            self._watcher.ruleset if self._watcher else load_ruleset(None, self.catalog)
         )
+        self.policy = DecisionPolicy.from_config(self.config["policy"])
+        self.labels = labels if labels is not None else LabelFeed.empty()
         self._seen_tx_ids: set[str] = set()
         self._watermark = np.iinfo(np.int64).min
 
@@ -144,6 +137,17 @@ class Engine:
     @property
     def model_snapshot(self) -> str:
         return self.model.snapshot_id
+
+    def poll_rules(self) -> bool:
+        """Swap in the rule file's new content if it changed and compiles (between batches).
+
+        A broken file is logged by the watcher and the running rule set stays in force.
+        """
+        fresh = self._watcher.poll() if self._watcher else None
+        if fresh is None:
+            return False
+        self.rules = fresh
+        return True
 
     def score(self, batch: TxBatch) -> ScoreResult:
         """Score a batch of valid transactions; duplicates of earlier tx ids become dead letters."""
@@ -195,24 +199,17 @@ class Engine:
         frame = self.features.compute(batch)
         model_score = self.model.score(frame)
         self.model.learn(frame)
-        decision, score = self._decide(model_score)
+        result = self.rules.evaluate(frame, len(batch))
+        decided = self.policy.decide(self.rules, result, frame, model_score)
         return DecisionBatch(
             batch=batch,
-            decision=decision,
-            score=score,
+            decision=decided.decisions,
+            score=decided.score,
             model_score=model_score,
-            explanations={},
+            explanations=dict(decided.explanations()),
             ruleset_hash=self.rules.hash,
             model_snapshot=self.model.snapshot_id,
         )
-
-    def _decide(self, model_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        review, challenge, block = self._thresholds
-        decision = np.full(len(model_score), ALLOW, dtype=DECISION_DTYPE)
-        decision[model_score >= review] = REVIEW
-        decision[model_score >= challenge] = CHALLENGE
-        decision[model_score >= block] = BLOCK
-        return decision, np.clip(model_score, 0.0, 1.0)
 
 
 def monotonic_us() -> int:

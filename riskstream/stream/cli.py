@@ -21,11 +21,20 @@ __all__ = ["run"]
 @click.option("--input", "source", required=True, help="JSON-lines file of transactions, or -.")
 @click.option("--out", required=True, help="Output directory, or - for decisions on stdout.")
 @click.option("--labels", "labels_path", type=click.Path(dir_okay=False), help="Labels file.")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False), help="Rule file YAML.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML.")
-def run(source: str, out: str, labels_path: str | None, config_path: str | None) -> None:
-    """Score transactions in-process; bad lines go to the dead letters, exit code stays 0."""
+def run(
+    source: str, out: str, labels_path: str | None, rules_path: str | None, config_path: str | None
+) -> None:
+    """Score transactions in-process; bad lines go to the dead letters, exit code stays 0.
+
+    A rule file given with --rules is watched: a changed file that compiles replaces the rule
+    set between two micro-batches; a broken one is logged and the running rules stay.
+    """
     try:
         config = load_config(config_path)
+        if rules_path:
+            config["rules"]["path"] = rules_path
         labels, rejected = read_labels(labels_path) if labels_path else (None, [])
         engine = Engine(config, labels=labels)
         with progress_bar(input_size(source), "scoring") as advance:

@@ -49,6 +49,8 @@ class RunSummary:
     labels_loaded: int = 0
     labels_rejected: int = 0
     rule_hits: Counter = field(default_factory=Counter)
+    shadow_hits: Counter = field(default_factory=Counter)
+    rule_reloads: int = 0
     seconds: float = 0.0
     latencies_us: list[np.ndarray] = field(default_factory=list, repr=False)
     ruleset_hash: str = ""
@@ -71,6 +73,8 @@ class RunSummary:
             "labels_loaded": self.labels_loaded,
             "labels_rejected": self.labels_rejected,
             "top_rules": dict(self.rule_hits.most_common(10)),
+            "top_shadow_rules": dict(self.shadow_hits.most_common(10)),
+            "rule_reloads": self.rule_reloads,
             "seconds": round(self.seconds, 3),
             "throughput_tx_per_s": round(self.lines_in / self.seconds) if self.seconds else 0,
             "latency_us": {
@@ -134,6 +138,7 @@ def run_embedded(
     with ExitStack() as stack:
         outputs = _Outputs(stack, out)
         for lines in read_line_batches(source, batch_size, max_wait):
+            summary.rule_reloads += engine.poll_rules()
             _process(lines, decoder, engine, outputs, summary, alert_codes)
             if on_progress is not None:
                 on_progress(sum(map(len, lines.lines)) + len(lines.lines))
@@ -192,8 +197,9 @@ def _count(db: DecisionBatch, summary: RunSummary) -> None:
     counts = np.bincount(db.decision, minlength=len(DECISION_NAMES))
     for code, name in enumerate(DECISION_NAMES):
         summary.decisions[name] += int(counts[code])
-    for hits, _shadow, _features in db.explanations.values():
-        summary.rule_hits.update(hits)
+    for why in db.explanations.values():
+        summary.rule_hits.update(why["rule_hits"])
+        summary.shadow_hits.update(why["shadow_hits"])
     summary.latencies_us.append(db.latency_us)
 
 

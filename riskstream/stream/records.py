@@ -23,7 +23,7 @@ __all__ = [
     "sms_task_records",
 ]
 
-_NO_HITS: tuple[list[str], list[str], dict] = ([], [], {})
+_NO_HITS: dict = {"rule_hits": [], "shadow_hits": [], "features": {}}
 
 
 def iso_times(epoch_ms: np.ndarray) -> list[str]:
@@ -48,25 +48,27 @@ def decision_lines(db: DecisionBatch) -> Iterator[bytes]:
     explain = db.explanations
     dumps = orjson.dumps
     for i, tx_id in enumerate(batch.tx_id.tolist()):
-        hits, shadow, features = explain.get(i, _NO_HITS)
-        yield dumps(
-            {
-                "tx_id": tx_id,
-                "customer_id": batch.customer_id[i],
-                "decision": names[decisions[i]],
-                "score": scores[i],
-                "rule_hits": hits,
-                "shadow_hits": shadow,
-                "model_score": model_scores[i],
-                "features": features,
+        why = explain.get(i, _NO_HITS)
+        record = {
+            "tx_id": tx_id,
+            "customer_id": batch.customer_id[i],
+            "decision": names[decisions[i]],
+            "score": scores[i],
+            "rule_hits": why["rule_hits"],
+            "shadow_hits": why["shadow_hits"],
+            "model_score": model_scores[i],
+            "features": why["features"],
                 "ruleset_hash": db.ruleset_hash,
                 "model_snapshot": db.model_snapshot,
                 "engine_version": db.engine_version,
-                "event_time": times[i],
-                "latency_us": latency[i],
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
-        )
+            "event_time": times[i],
+            "latency_us": latency[i],
+        }
+        if why.get("tags"):
+            record["tags"] = why["tags"]
+        if why.get("notifications"):
+            record["notifications"] = why["notifications"]
+        yield dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def alert_records(db: DecisionBatch, alert_codes: frozenset[int]) -> Iterator[dict]:
@@ -78,15 +80,15 @@ def alert_records(db: DecisionBatch, alert_codes: frozenset[int]) -> Iterator[di
         return
     times = iso_times(batch.timestamp[rows])
     for k, i in enumerate(rows.tolist()):
-        hits, _shadow, features = db.explanations.get(i, _NO_HITS)
+        why = db.explanations.get(i, _NO_HITS)
         yield {
             "alert_id": f"alert-{batch.tx_id[i]}",
             "tx_id": batch.tx_id[i],
             "customer_id": batch.customer_id[i],
             "decision": DECISION_NAMES[codes[i]],
             "score": round(float(db.score[i]), 6),
-            "rule_hits": hits,
-            "features": features,
+            "rule_hits": why["rule_hits"],
+            "features": why["features"],
             "amount": float(batch.amount[i]),
             "currency": batch.currency[i],
             "merchant_id": batch.merchant_id[i],
