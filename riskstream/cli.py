@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import click
 
 from riskstream import __version__
@@ -9,17 +12,31 @@ from riskstream import __version__
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="riskstream")
-def main() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Logs go to stderr; they never carry card or phone numbers.",
+)
+def main(log_level: str) -> None:
     """riskstream: a real-time transaction risk engine."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _register() -> None:
     """Attach the commands that each sub-package owns (kept here so `--help` lists them all)."""
+    from riskstream.rules.cli import rules
     from riskstream.simulate.cli import simulate
     from riskstream.stream.cli import run
 
     main.add_command(run)
     main.add_command(simulate)
+    main.add_command(rules)
 
 
 _register()
