@@ -468,13 +468,17 @@ class HalfSpaceTrees:
     # ------------------------------------------------------------------ scoring
 
     def _as_rows(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X)
+        # A copy only if X is not already C-ordered float64; X itself is never written to.
+        try:
+            X = np.ascontiguousarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"X must be a 2-D array of numbers: {exc}") from None
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise ModelError(
                 f"X must be 2-D with {len(self.feature_names)} columns "
                 f"({', '.join(self.feature_names)}), got shape {X.shape}"
             )
-        return np.ascontiguousarray(X, dtype=np.float64)
+        return X
 
     def _run(self, X: np.ndarray, kernel: Any, score: bool, learn: bool) -> np.ndarray:
         X = self._as_rows(X)

@@ -296,6 +296,8 @@ def test_empty_batches_and_bad_shapes():
         model.score_learn_many(np.zeros((3, 3)))
     with pytest.raises(ModelError, match="4 columns"):
         model.score_many(np.zeros(4))
+    with pytest.raises(ModelError, match="numbers"):
+        model.learn_many([["a", "b", "c", "d"]])
 
 
 def test_bad_parameters_are_refused():
