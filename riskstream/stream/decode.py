@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 import numpy as np
 import orjson
@@ -71,9 +72,12 @@ class Decoder:
         offs = np.arange(n, dtype=np.int64) if offsets is None else np.asarray(offsets, np.int64)
         reasons: list[str | None] = [None] * n
         objs = self._parse(lines, reasons)
-        good = [i for i in range(n) if reasons[i] is None]
-        records = [objs[i] for i in good]
+        parsed_ok = reasons.count(None) == n
+        good = list(range(n)) if parsed_ok else [i for i in range(n) if reasons[i] is None]
+        records = objs if parsed_ok else [objs[i] for i in good]
         columns, field_reasons = _validate(records, self.max_id_length)
+        if parsed_ok and field_reasons.count(None) == n:
+            return TxBatch(offset=offs, **columns, ingest_ns=ingest_ns), []
         for j, reason in enumerate(field_reasons):
             if reason is not None:
                 reasons[good[j]] = reason
@@ -99,9 +103,10 @@ class Decoder:
             objs = list(map(loads, lines))
         except (orjson.JSONDecodeError, ValueError, TypeError):
             objs = [_parse_one(line, limit, reasons, i) for i, line in enumerate(lines)]
-        for i, obj in enumerate(objs):
-            if reasons[i] is None and type(obj) is not dict:
-                reasons[i] = "not_an_object"
+        if set(map(type, objs)) != {dict}:
+            for i, obj in enumerate(objs):
+                if reasons[i] is None and type(obj) is not dict:
+                    reasons[i] = "not_an_object"
         return objs
 
 
@@ -121,24 +126,43 @@ def _parse_one(line: bytes, limit: int, reasons: list[str | None], i: int) -> ob
         return None
 
 
+_FIELDS = ("tx_id", "customer_id", "amount", "currency", "timestamp", "lat", "lon")
+_ALL_FIELDS = _FIELDS + OPTIONAL_STRING_FIELDS
+_ABSENT = dict.fromkeys(_ALL_FIELDS)
+_ROW = itemgetter(*_ALL_FIELDS)
+
+
+def _transpose(records: list[dict]) -> dict[str, tuple]:
+    """Field name -> tuple of values (None when absent), in one C-level pass per record."""
+    if not records:
+        return {name: () for name in _ALL_FIELDS}
+    absent = _ABSENT
+    rows = [_ROW(absent | r) for r in records]
+    return dict(zip(_ALL_FIELDS, zip(*rows, strict=True), strict=True))
+
+
 def _validate(records: list[dict], max_len: int) -> tuple[dict[str, np.ndarray], list[str | None]]:
     """Check every field of every record; returns the columns and a reason per record."""
-    n = len(records)
-    reasons: list[str | None] = [None] * n
+    values = _transpose(records)
+    reasons: list[str | None] = [None] * len(records)
     cols: dict[str, np.ndarray] = {}
-    cols["tx_id"] = _string_column(records, "tx_id", True, max_len, None, reasons)
-    cols["customer_id"] = _string_column(records, "customer_id", True, max_len, None, reasons)
-    cols["amount"] = _amount_column(records, reasons)
-    cols["currency"] = _string_column(records, "currency", True, 3, _CURRENCY, reasons)
-    cols["timestamp"] = _timestamp_column(records, reasons)
+    cols["tx_id"] = _string_column(values["tx_id"], "tx_id", True, max_len, None, reasons)
+    cols["customer_id"] = _string_column(
+        values["customer_id"], "customer_id", True, max_len, None, reasons
+    )
+    cols["amount"] = _amount_column(values["amount"], reasons)
+    cols["currency"] = _string_column(values["currency"], "currency", True, 3, _CURRENCY, reasons)
+    cols["timestamp"] = _timestamp_values(values["timestamp"], reasons)
     patterns = {"country": _COUNTRY}
     for name in OPTIONAL_STRING_FIELDS:
         if name == "mcc":
-            cols[name] = _mcc_column(records, reasons)
+            cols[name] = _mcc_column(values[name], reasons)
         else:
-            cols[name] = _string_column(records, name, False, max_len, patterns.get(name), reasons)
+            cols[name] = _string_column(
+                values[name], name, False, max_len, patterns.get(name), reasons
+            )
     _check_type_values(cols["type"], reasons)
-    cols["lat"], cols["lon"] = _location_columns(records, reasons)
+    cols["lat"], cols["lon"] = _location_columns(values["lat"], values["lon"], reasons)
     return cols, reasons
 
 
@@ -148,14 +172,13 @@ def _flag(reasons: list[str | None], index: int, reason: str) -> None:
 
 
 def _string_column(
-    records: list[dict],
+    values: Sequence[object],
     name: str,
     required: bool,
     max_len: int,
     pattern: re.Pattern[str] | None,
     reasons: list[str | None],
 ) -> np.ndarray:
-    values = [r.get(name) for r in records]
     col = np.fromiter(values, dtype=object, count=len(values))  # keeps lists as objects
     if _all_valid_strings(values, required, max_len, pattern):
         return col
@@ -171,7 +194,7 @@ def _string_column(
 
 
 def _all_valid_strings(
-    values: list[object], required: bool, max_len: int, pattern: re.Pattern[str] | None
+    values: Sequence[object], required: bool, max_len: int, pattern: re.Pattern[str] | None
 ) -> bool:
     """The fast check: C-level passes over the column, regexes only on distinct values."""
     kinds = set(map(type, values))
@@ -185,8 +208,7 @@ def _all_valid_strings(
     return max(map(len, present)) <= max_len
 
 
-def _amount_column(records: list[dict], reasons: list[str | None]) -> np.ndarray:
-    values = [r.get("amount") for r in records]
+def _amount_column(values: Sequence[object], reasons: list[str | None]) -> np.ndarray:
     out = np.full(len(values), np.nan)
     if set(map(type, values)) <= {int, float}:
         try:
@@ -218,10 +240,6 @@ def parse_event_times(values: list[object]) -> tuple[np.ndarray, list[str | None
     """
     reasons: list[str | None] = [None] * len(values)
     return _timestamp_values(values, reasons), reasons
-
-
-def _timestamp_column(records: list[dict], reasons: list[str | None]) -> np.ndarray:
-    return _timestamp_values([r.get("timestamp") for r in records], reasons)
 
 
 def _timestamp_values(values: list[object], reasons: list[str | None]) -> np.ndarray:
@@ -274,11 +292,10 @@ def _parse_iso(value: str, reasons: list[str | None], i: int) -> int:
         return 0
 
 
-def _mcc_column(records: list[dict], reasons: list[str | None]) -> np.ndarray:
-    values = [r.get("mcc") for r in records]
+def _mcc_column(values: Sequence[object], reasons: list[str | None]) -> np.ndarray:
     col = np.fromiter(values, dtype=object, count=len(values))  # keeps lists as objects
     if set(map(type, values)) <= {str, type(None)} and all(
-        v is None or _MCC.match(v) for v in values
+        map(_MCC.match, set(values) - {None})  # type: ignore[arg-type]
     ):
         return col
     for i, value in enumerate(values):
@@ -304,10 +321,8 @@ def _check_type_values(col: np.ndarray, reasons: list[str | None]) -> None:
 
 
 def _location_columns(
-    records: list[dict], reasons: list[str | None]
+    lats: Sequence[object], lons: Sequence[object], reasons: list[str | None]
 ) -> tuple[np.ndarray, np.ndarray]:
-    lats = [r.get("lat") for r in records]
-    lons = [r.get("lon") for r in records]
     numeric = {int, float, type(None)}
     if set(map(type, lats)) <= numeric and set(map(type, lons)) <= numeric:
         lat = np.array(lats, dtype=np.float64)  # None becomes NaN
@@ -317,8 +332,8 @@ def _location_columns(
             in_range = (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
         if ((lat_nan == lon_nan) & (lat_nan | in_range)).all():
             return lat, lon
-    lat = np.full(len(records), np.nan)
-    lon = np.full(len(records), np.nan)
+    lat = np.full(len(lats), np.nan)
+    lon = np.full(len(lats), np.nan)
     for i, (a, b) in enumerate(zip(lats, lons, strict=True)):
         if a is None and b is None:
             continue

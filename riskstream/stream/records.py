@@ -58,9 +58,9 @@ def decision_lines(db: DecisionBatch) -> Iterator[bytes]:
             "shadow_hits": why["shadow_hits"],
             "model_score": model_scores[i],
             "features": why["features"],
-                "ruleset_hash": db.ruleset_hash,
-                "model_snapshot": db.model_snapshot,
-                "engine_version": db.engine_version,
+            "ruleset_hash": db.ruleset_hash,
+            "model_snapshot": db.model_snapshot,
+            "engine_version": db.engine_version,
             "event_time": times[i],
             "latency_us": latency[i],
         }
