@@ -318,8 +318,10 @@ class _Run:
         else:
             left = self.value(node.children[0])
             if kind == "and":
-                result = left if not np.any(left) else left & self.value(node.children[1])
+                some = left.any() if isinstance(left, np.ndarray) else bool(left)
+                result = left & self.value(node.children[1]) if some else left
             else:
-                result = left if np.all(left) else left | self.value(node.children[1])
+                every = left.all() if isinstance(left, np.ndarray) else bool(left)
+                result = left if every else left | self.value(node.children[1])
         self.cache[ident] = result
         return result
