@@ -7,6 +7,8 @@ hits carry explanation objects; everything else is built from columns.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
+from typing import Any
 
 import numpy as np
 import orjson
@@ -36,39 +38,77 @@ def iso_times(epoch_ms: np.ndarray) -> list[str]:
     return [s + "Z" for s in text.tolist()]
 
 
-def decision_lines(db: DecisionBatch) -> Iterator[bytes]:
-    """One JSON line (with its newline) per decision, in batch order."""
+def decision_lines(db: DecisionBatch) -> list[bytes]:
+    """One JSON line (with its newline) per decision, in batch order.
+
+    Rows without any rule hit, the vast majority, are formatted from a template over the
+    columns; rows with hits (and any row whose ids would need JSON escaping) go through
+    orjson with their explanation. Both produce the same JSON.
+    """
+    n = len(db)
+    explain = db.explanations
     batch = db.batch
-    names = DECISION_NAMES
-    decisions = db.decision.tolist()
+    tx_ids = batch.tx_id.tolist()
+    customers = batch.customer_id.tolist()
+    names = [DECISION_NAMES[c] for c in db.decision.tolist()]
     scores = np.round(db.score, 6).tolist()
     model_scores = np.round(db.model_score, 6).tolist()
     times = iso_times(batch.timestamp)
-    latency = db.latency_us.tolist() if len(db.latency_us) else [0] * len(batch)
-    explain = db.explanations
-    dumps = orjson.dumps
-    for i, tx_id in enumerate(batch.tx_id.tolist()):
-        why = explain.get(i, _NO_HITS)
-        record = {
-            "tx_id": tx_id,
-            "customer_id": batch.customer_id[i],
-            "decision": names[decisions[i]],
-            "score": scores[i],
-            "rule_hits": why["rule_hits"],
-            "shadow_hits": why["shadow_hits"],
-            "model_score": model_scores[i],
-            "features": why["features"],
+    latency = db.latency_us.tolist() if len(db.latency_us) else [0] * n
+    constant = orjson.dumps(
+        {
             "ruleset_hash": db.ruleset_hash,
             "model_snapshot": db.model_snapshot,
             "engine_version": db.engine_version,
-            "event_time": times[i],
-            "latency_us": latency[i],
         }
-        if why.get("tags"):
-            record["tags"] = why["tags"]
-        if why.get("notifications"):
-            record["notifications"] = why["notifications"]
-        yield dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    ).decode()[1:-1]
+    template = (
+        '{"tx_id":"%s","customer_id":"%s","decision":"%s","score":%r,"rule_hits":[],'
+        '"shadow_hits":[],"model_score":%r,"features":{},' + constant + ',"event_time":"%s",'
+        '"latency_us":%d}\n'
+    )
+    plain = _needs_no_escaping(tx_ids, customers) and np.isfinite(db.model_score).all()
+    lines = []
+    for i in range(n):
+        if plain and i not in explain:
+            row = (tx_ids[i], customers[i], names[i], scores[i], model_scores[i], times[i])
+            lines.append((template % (*row, latency[i])).encode())
+        else:
+            lines.append(_decision_json(db, i, explain.get(i, _NO_HITS), times[i], latency[i]))
+    return lines
+
+
+def _needs_no_escaping(*columns: list[str]) -> bool:
+    """True when every string is plain printable ASCII without quotes or backslashes."""
+    text = "".join(chain.from_iterable(columns))
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
+def _decision_json(
+    db: DecisionBatch, i: int, why: dict[str, Any], event_time: str, latency_us: int
+) -> bytes:
+    batch = db.batch
+    model_score = float(db.model_score[i])
+    record = {
+        "tx_id": batch.tx_id[i],
+        "customer_id": batch.customer_id[i],
+        "decision": DECISION_NAMES[db.decision[i]],
+        "score": round(float(db.score[i]), 6),
+        "rule_hits": why["rule_hits"],
+        "shadow_hits": why["shadow_hits"],
+        "model_score": round(model_score, 6) if np.isfinite(model_score) else None,
+        "features": why["features"],
+        "ruleset_hash": db.ruleset_hash,
+        "model_snapshot": db.model_snapshot,
+        "engine_version": db.engine_version,
+        "event_time": event_time,
+        "latency_us": latency_us,
+    }
+    if why.get("tags"):
+        record["tags"] = why["tags"]
+    if why.get("notifications"):
+        record["notifications"] = why["notifications"]
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def alert_records(db: DecisionBatch, alert_codes: frozenset[int]) -> Iterator[dict]:
