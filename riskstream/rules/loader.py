@@ -50,6 +50,7 @@ from riskstream.rules.functions import FUNCTIONS
 from riskstream.rules.limits import RuleLimits
 from riskstream.rules.planner import PlanNode, PreparedList, Program, prepare_list
 from riskstream.rules.ruleset import ACCESS_FIELDS, ACTIONS, AccessList, Rule, RuleSet
+from riskstream.rules.syntax import ListType
 
 __all__ = ["compile_ruleset", "default_ruleset_path", "load_ruleset"]
 
@@ -568,7 +569,5 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _list_type(lst: PreparedList) -> Any:
-    from riskstream.rules.syntax import ListType
-
+def _list_type(lst: PreparedList) -> ListType:
     return ListType(lst.element)

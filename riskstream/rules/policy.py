@@ -236,7 +236,6 @@ class Decided:
         self._frame = frame
         self._has_hit = np.zeros(result.n, dtype=np.bool_)
         self._has_hit[hit_rows] = True
-        self._catalog_types: dict[str, FeatureType] = {}
 
     def __len__(self) -> int:
         return len(self.decisions)
