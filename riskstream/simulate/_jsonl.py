@@ -20,7 +20,9 @@ __all__ = ["TOKEN_MULT", "format_chunk", "token"]
 #: Card and device tokens are ``(index * TOKEN_MULT + salt) mod 2**32`` in hex: a bijection
 #: (the multiplier is odd), so tokens are unique, and they reveal nothing about card numbers.
 TOKEN_MULT = 0x9E3779B1
-MAX_LINE = 640
+#: Longest possible line in bytes (every field present, every integer at its int64 maximum):
+#: the kernel does no bounds checks, so buffers hold this much per row.
+MAX_LINE = 448
 
 
 def token(index: int, salt: int) -> str:

@@ -190,8 +190,9 @@ def generate(
     world = build_world(customers, days, start_ms, rngs[0])
     step("world", 1)
     card = genuine_transactions(world, rngs[1])
-    genuine = Transactions.concat([card, deposits(world, rngs[2]), refunds(world, card, rngs[3])])
-    genuine = genuine.sorted()
+    incoming = deposits(world, rngs[2]).sorted()
+    genuine = Transactions.concat([card, incoming, refunds(world, card, rngs[3]).sorted()])
+    genuine = genuine.sorted()  # merges sorted runs
     step("genuine", 2)
     budget = fraud_rate / (1.0 - fraud_rate) * len(genuine)
     ctx = FraudContext(

@@ -261,8 +261,9 @@ def build_world(customers: int, days: int, start_ms: int, rng: np.random.Generat
     family = rng.random(n) < 0.3
 
     # -- usual merchants: the nearest of a random sample in the home city ------------------------
+    hotel = C.MCC_CODE[m_mcc_row] == 7011  # locals do not shop at hotels
     usual_store = _nearest(rng, home_city, home_lat, home_lon, C.STORE, 30, N_USUAL_STORES,
-                           city_kind_start, city_kind_count, m_lat, m_lon)  # fmt: skip
+                           city_kind_start, city_kind_count, m_lat, m_lon, hotel)  # fmt: skip
     usual_atm = _nearest(rng, home_city, home_lat, home_lon, C.ATM_KIND, 6, N_USUAL_ATMS,
                          city_kind_start, city_kind_count, m_lat, m_lon)  # fmt: skip
     usual_online = online_start + np.searchsorted(
@@ -384,12 +385,16 @@ def _nearest(
     count: np.ndarray,
     m_lat: np.ndarray,
     m_lon: np.ndarray,
+    avoid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """For each customer, the ``keep`` nearest of ``candidates`` random merchants of a kind."""
+    """For each customer, the ``keep`` nearest of ``candidates`` random merchants of a kind
+    (merchants flagged in ``avoid`` come last)."""
     n = city.shape[0]
     cand = start[city, kind][:, None] + (
         rng.random((n, candidates)) * count[city, kind][:, None]
     ).astype(np.int64)
     d = haversine_km(lat[:, None], lon[:, None], m_lat[cand], m_lon[cand])
+    if avoid is not None:
+        d = np.where(avoid[cand], np.inf, d)
     order = np.argsort(d, axis=1, kind="stable")[:, :keep]
     return np.take_along_axis(cand, order, axis=1)

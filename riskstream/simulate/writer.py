@@ -4,7 +4,10 @@ same simulation, same bytes."""
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,9 @@ __all__ = [
 
 #: ``progress(stage, done, total)``, called as work advances.
 Progress = Callable[[str, int, int], None]
-CHUNK_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 15
+#: Formatting threads: at most two (the simulator shares the machine with its consumers).
+WORKERS = max(1, min(2, os.cpu_count() or 1))
 DEVICE_SALT_XOR = 0x5BD1E995
 
 
@@ -51,12 +56,18 @@ def _table(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_transactions(
-    path: Path, t: Transactions, world: World, progress: Progress | None = None
+    path: Path,
+    t: Transactions,
+    world: World,
+    progress: Progress | None = None,
+    workers: int = WORKERS,
 ) -> int:
     """Write time-sorted transactions as JSON lines; ``tx_id`` number = position. Returns bytes.
 
     The formatter is a numba kernel (imported here, so `generate` alone never loads numba); its
-    first compilation takes a few seconds and is cached in ``__pycache__`` afterwards.
+    first compilation takes a few seconds and is cached in ``__pycache__`` afterwards. Chunks of
+    rows are formatted by ``workers`` threads (the kernel releases the GIL) and written in
+    order, so the bytes do not depend on ``workers``.
     """
     from riskstream.simulate import _jsonl
 
@@ -69,22 +80,40 @@ def write_transactions(
     card_salt = world.token_salt
     dev_salt = world.token_salt ^ DEVICE_SALT_XOR
     n = len(t)
-    buf = np.empty(min(n, CHUNK_ROWS) * _jsonl.MAX_LINE + 1, dtype=np.uint8)
+    rows = min(n, CHUNK_ROWS)
+
+    def fmt(buf: np.ndarray, lo: int) -> int:
+        s = slice(lo, min(n, lo + CHUNK_ROWS))
+        return _jsonl.format_chunk(
+            buf, lo, t.ts[s], t.customer[s], t.amount[s], t.currency[s], t.type[s],
+            t.channel[s], t.card[s], t.merchant[s], t.mcc[s], t.country[s], t.lat[s],
+            t.lon[s], t.device[s], t.ip[s], t.payee[s], cur, cty, types, type_lens, chans,
+            chan_lens, geo, cust_w, merch_w, payee_w, card_salt, dev_salt,
+        )  # fmt: skip
+
+    workers = max(1, min(workers, -(-n // CHUNK_ROWS))) if n else 1
+    free = [np.empty(rows * _jsonl.MAX_LINE + 1, dtype=np.uint8) for _ in range(workers + 1)]
+    pending: deque[tuple[Future[int], np.ndarray, int]] = deque()
     written = 0
-    with open(path, "wb") as f:
-        for lo in range(0, n, CHUNK_ROWS):
-            hi = min(n, lo + CHUNK_ROWS)
-            s = slice(lo, hi)
-            used = _jsonl.format_chunk(
-                buf, lo, t.ts[s], t.customer[s], t.amount[s], t.currency[s], t.type[s],
-                t.channel[s], t.card[s], t.merchant[s], t.mcc[s], t.country[s], t.lat[s],
-                t.lon[s], t.device[s], t.ip[s], t.payee[s], cur, cty, types, type_lens, chans,
-                chan_lens, geo, cust_w, merch_w, payee_w, card_salt, dev_salt,
-            )  # fmt: skip
+    with open(path, "wb") as f, ThreadPoolExecutor(workers) as pool:
+
+        def drain() -> None:
+            nonlocal written
+            fut, buf, hi = pending.popleft()
+            used = fut.result()
             f.write(memoryview(buf)[:used])
+            free.append(buf)
             written += used
             if progress is not None:
                 progress("write", hi, n)
+
+        for lo in range(0, n, CHUNK_ROWS):
+            if len(pending) == workers:
+                drain()
+            buf = free.pop()
+            pending.append((pool.submit(fmt, buf, lo), buf, min(n, lo + CHUNK_ROWS)))
+        while pending:
+            drain()
     return written
 
 

@@ -36,3 +36,17 @@ def test_global_numpy_state_untouched() -> None:
     np.random.seed(0)
     generate(30, 3, seed=2)
     assert np.random.random() == before
+
+
+def test_output_does_not_depend_on_threads_or_chunks(tmp_path: Path, monkeypatch) -> None:
+    from riskstream.simulate import writer
+
+    sim = generate(60, 5, seed=8)
+    monkeypatch.setattr(writer, "CHUNK_ROWS", 257)  # many chunks, a short last one
+    writer.write_transactions(tmp_path / "one.jsonl", sim.transactions, sim.world, workers=1)
+    writer.write_transactions(tmp_path / "two.jsonl", sim.transactions, sim.world, workers=2)
+    monkeypatch.setattr(writer, "CHUNK_ROWS", 1 << 15)
+    writer.write_transactions(tmp_path / "big.jsonl", sim.transactions, sim.world, workers=2)
+    one = (tmp_path / "one.jsonl").read_bytes()
+    assert one == (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "big.jsonl").read_bytes()
+    assert one.count(b"\n") == len(sim.transactions)
