@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from riskstream.batch import OPTIONAL_STRING_FIELDS, TX_TYPES, DeadLetter, TxBatch
+from riskstream.stream.isotime import parse_utc_z
 
 __all__ = ["Decoder", "parse_event_times"]
 
@@ -244,20 +245,16 @@ def parse_event_times(values: list[object]) -> tuple[np.ndarray, list[str | None
 
 def _timestamp_values(values: list[object], reasons: list[str | None]) -> np.ndarray:
     out = np.zeros(len(values), dtype=np.int64)
-    # Fast path for the canonical shape (2026-01-05T08:15:30.123Z): numpy's C parser checks
-    # the digits; any failure falls back to the general parser element by element.
-    fast = [
-        i
-        for i, v in enumerate(values)
-        if type(v) is str and len(v) in (20, 24) and v[-1] == "Z" and v[10] == "T"
-    ]
-    if fast:
-        try:
-            parsed = np.array([values[i][:-1] for i in fast], dtype="datetime64[ms]")
-            out[fast] = parsed.astype(np.int64)
-        except ValueError:
-            for i in fast:
-                out[i] = _parse_iso(values[i], reasons, i)
+    # Fast path for the canonical shapes (2026-01-05T08:15:30.123Z and without millis),
+    # vectorised; whatever it does not parse goes through the general parser below.
+    fast: list[int] = []
+    for width in (24, 20):
+        rows = [i for i, v in enumerate(values) if type(v) is str and len(v) == width]
+        if rows:
+            ms, ok = parse_utc_z([values[i] for i in rows], width)  # type: ignore[misc]
+            parsed = np.asarray(rows)[ok]
+            out[parsed] = ms[ok]
+            fast.extend(parsed.tolist())
     fast_set = set(fast)
     for i, value in enumerate(values):
         if i in fast_set:
