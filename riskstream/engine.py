@@ -22,7 +22,7 @@ from riskstream.batch import DeadLetter, TxBatch
 from riskstream.config import load_config
 from riskstream.features.catalog import FeatureCatalog
 from riskstream.features.stage import LabelBatch, build_feature_stage
-from riskstream.models.heuristic import HeuristicScore
+from riskstream.models.stage import build_model_stage
 from riskstream.rules import DecisionPolicy, RuleSet, RuleSetWatcher, load_ruleset
 
 __all__ = ["DecisionBatch", "Engine", "LabelFeed", "ScoreResult"]
@@ -41,6 +41,7 @@ class DecisionBatch:
     decision: np.ndarray
     score: np.ndarray
     model_score: np.ndarray
+    fraud_probability: np.ndarray
     explanations: dict[int, dict[str, Any]]
     ruleset_hash: str
     model_snapshot: str
@@ -119,7 +120,7 @@ class Engine:
             FeatureCatalog.load(catalog_path) if catalog_path else FeatureCatalog.default()
         )
         self.features = build_feature_stage(self.config, self.catalog)
-        self.model = HeuristicScore()
+        self.model = build_model_stage(self.config, self.catalog)
         rules_path = self.config["rules"].get("path")
         self._watcher = RuleSetWatcher(rules_path, self.catalog) if rules_path else None
         self.rules: RuleSet = (
@@ -197,15 +198,16 @@ class Engine:
 
     def _score_segment(self, batch: TxBatch) -> DecisionBatch:
         frame = self.features.compute(batch)
-        model_score = self.model.score(frame)
+        scores = self.model.score(frame)
         self.model.learn(frame)
         result = self.rules.evaluate(frame, len(batch))
-        decided = self.policy.decide(self.rules, result, frame, model_score)
+        decided = self.policy.decide(self.rules, result, frame, scores.risk)
         return DecisionBatch(
             batch=batch,
             decision=decided.decisions,
             score=decided.score,
-            model_score=model_score,
+            model_score=scores.anomaly,
+            fraud_probability=scores.fraud_probability,
             explanations=dict(decided.explanations()),
             ruleset_hash=self.rules.hash,
             model_snapshot=self.model.snapshot_id,

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from riskstream.models.stage import ModelScores
+
 __all__ = ["HeuristicScore"]
 
 
@@ -24,18 +26,19 @@ class HeuristicScore:
     >>> model = HeuristicScore()
     >>> frame = {"customer.amount_zscore": np.array([0.0, 5.0, np.nan]),
     ...          "customer.tx_count_1h": np.array([1.0, 1.0, 12.0])}
-    >>> model.score(frame).round(3).tolist()
+    >>> model.score(frame).risk.round(3).tolist()
     [0.018, 0.953, 0.998]
     """
 
     snapshot_id = "heuristic-v1"
 
-    def score(self, frame: Mapping[str, np.ndarray]) -> np.ndarray:
+    def score(self, frame: Mapping[str, np.ndarray]) -> ModelScores:
         z = np.nan_to_num(frame["customer.amount_zscore"], nan=-10.0)
         velocity = frame["customer.tx_count_1h"]
         s_amount = 1.0 / (1.0 + np.exp(-1.5 * (z - 3.0)))
         s_velocity = 1.0 / (1.0 + np.exp(-(velocity - 6.0)))
-        return 1.0 - (1.0 - s_amount) * (1.0 - s_velocity)
+        anomaly = 1.0 - (1.0 - s_amount) * (1.0 - s_velocity)
+        return ModelScores(anomaly, np.full(len(anomaly), np.nan), anomaly)
 
     def learn(self, frame: Mapping[str, np.ndarray]) -> None:
         """Nothing to learn: the habits live in the profiles."""

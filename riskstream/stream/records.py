@@ -53,6 +53,7 @@ def decision_lines(db: DecisionBatch) -> list[bytes]:
     names = [DECISION_NAMES[c] for c in db.decision.tolist()]
     scores = np.round(db.score, 6).tolist()
     model_scores = np.round(db.model_score, 6).tolist()
+    probabilities = _json_numbers(db.fraud_probability)
     times = iso_times(batch.timestamp)
     latency = db.latency_us.tolist() if len(db.latency_us) else [0] * n
     constant = orjson.dumps(
@@ -64,18 +65,33 @@ def decision_lines(db: DecisionBatch) -> list[bytes]:
     ).decode()[1:-1]
     template = (
         '{"tx_id":"%s","customer_id":"%s","decision":"%s","score":%r,"rule_hits":[],'
-        '"shadow_hits":[],"model_score":%r,"features":{},' + constant + ',"event_time":"%s",'
+        '"shadow_hits":[],"model_score":%r,"fraud_probability":%s,"features":{},'
+        + constant
+        + ',"event_time":"%s",'
         '"latency_us":%d}\n'
     )
     plain = _needs_no_escaping(tx_ids, customers) and np.isfinite(db.model_score).all()
     lines = []
     for i in range(n):
         if plain and i not in explain:
-            row = (tx_ids[i], customers[i], names[i], scores[i], model_scores[i], times[i])
-            lines.append((template % (*row, latency[i])).encode())
+            row = (tx_ids[i], customers[i], names[i], scores[i], model_scores[i])
+            lines.append((template % (*row, probabilities[i], times[i], latency[i])).encode())
         else:
             lines.append(_decision_json(db, i, explain.get(i, _NO_HITS), times[i], latency[i]))
     return lines
+
+
+def _json_numbers(values: np.ndarray) -> list[str]:
+    """Numbers rounded to 6 decimals as JSON text; NaN (not available) becomes null."""
+    missing = np.isnan(values)
+    if missing.all():
+        return ["null"] * len(values)
+    rounded = np.round(values, 6).tolist()
+    return ["null" if m else repr(v) for v, m in zip(rounded, missing.tolist(), strict=True)]
+
+
+def _optional_number(value: float) -> float | None:
+    return round(float(value), 6) if np.isfinite(value) else None
 
 
 def _needs_no_escaping(*columns: list[str]) -> bool:
@@ -97,6 +113,7 @@ def _decision_json(
         "rule_hits": why["rule_hits"],
         "shadow_hits": why["shadow_hits"],
         "model_score": round(model_score, 6) if np.isfinite(model_score) else None,
+        "fraud_probability": _optional_number(db.fraud_probability[i]),
         "features": why["features"],
         "ruleset_hash": db.ruleset_hash,
         "model_snapshot": db.model_snapshot,

@@ -42,6 +42,7 @@ def test_run_writes_every_output_and_a_summary(transactions_file: Path, tmp_path
     assert sum(summary["decisions"].values()) == 3000
     expected_fields = {
         "tx_id", "decision", "score", "rule_hits", "shadow_hits", "model_score", "features",
+        "fraud_probability",
         "ruleset_hash", "model_snapshot", "engine_version", "event_time", "latency_us",
     }  # fmt: skip
     assert expected_fields <= decisions[0].keys()

@@ -26,6 +26,7 @@ def _decisions(tx_ids: list[str] | None = None) -> DecisionBatch:
         decision=rng.integers(0, 4, len(batch)).astype(np.int8),
         score=rng.random(len(batch)),
         model_score=rng.random(len(batch)) * 1e-3,
+        fraud_probability=np.where(rng.random(len(batch)) < 0.5, np.nan, rng.random(len(batch))),
         explanations={3: {"rule_hits": ["r1"], "shadow_hits": [], "features": {"amount": 1.0}}},
         ruleset_hash="abc",
         model_snapshot="snap-1",

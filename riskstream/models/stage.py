@@ -1,0 +1,50 @@
+"""The model stage of the Engine: what it returns per batch, and how the Engine builds it.
+
+A model stage scores a feature frame with frozen snapshots and learns into the next ones; it
+receives labels only once their ``label_time`` has passed in event time (the Engine sees to
+that). ``risk`` is the one model-side number the decision policy combines with the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from riskstream.features.catalog import FeatureCatalog
+from riskstream.features.stage import LabelBatch
+
+__all__ = ["ModelScores", "ModelStage", "build_model_stage"]
+
+
+@dataclass
+class ModelScores:
+    """Per-transaction model outputs of one batch.
+
+    ``anomaly`` is the unsupervised score (recorded as ``model_score``), ``fraud_probability``
+    the supervised learner's output (NaN before it has learnt anything), ``risk`` their
+    combination in [0, 1] that the decision policy uses.
+    """
+
+    anomaly: np.ndarray
+    fraud_probability: np.ndarray
+    risk: np.ndarray
+
+
+class ModelStage(Protocol):
+    snapshot_id: str
+
+    def score(self, frame: Mapping[str, np.ndarray]) -> ModelScores: ...
+
+    def learn(self, frame: Mapping[str, np.ndarray]) -> None: ...
+
+    def apply_labels(self, labels: LabelBatch) -> None: ...
+
+
+def build_model_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> ModelStage:
+    """The model stage the Engine uses, as the config's ``model`` section asks."""
+    from riskstream.models.heuristic import HeuristicScore
+
+    return HeuristicScore()
