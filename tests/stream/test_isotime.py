@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from riskstream.stream.decode import _parse_iso
 from riskstream.stream.isotime import parse_utc_z
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 instants = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2099, 12, 31))
 
 
@@ -24,7 +25,7 @@ def test_canonical_strings_parse_to_the_same_instant(moment: datetime) -> None:
     moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     with_ms = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     no_ms = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    expected = int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+    expected = (moment.replace(tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
     assert parse_utc_z([with_ms], 24)[0].tolist() == [expected] == [general(with_ms)]
     whole_seconds = expected - expected % 1000
     assert parse_utc_z([no_ms], 20)[0].tolist() == [whole_seconds] == [general(no_ms)]
