@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +21,13 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
+from riskstream.alerts.embedded import RunAlerts
 from riskstream.batch import DeadLetter
-from riskstream.decisions import DECISION_CODES, DECISION_NAMES
+from riskstream.decisions import DECISION_NAMES
 from riskstream.engine import DecisionBatch, Engine
 from riskstream.errors import InputError
 from riskstream.stream.decode import Decoder
-from riskstream.stream.records import (
-    alert_records,
-    dead_letter_lines,
-    decision_lines,
-    sms_task_records,
-)
+from riskstream.stream.records import dead_letter_lines, decision_lines
 from riskstream.stream.sources import LineBatch, read_line_batches
 
 __all__ = ["RunSummary", "run_embedded"]
@@ -94,7 +90,6 @@ class _Outputs:
         if self.to_stdout:
             self.decisions: IO[bytes] = sys.stdout.buffer
             self.dead: IO[bytes] = sys.stderr.buffer
-            self.alerts = self.sms = None
             self.dir = None
             return
         self.dir = Path(out)
@@ -102,16 +97,11 @@ class _Outputs:
             self.dir.mkdir(parents=True, exist_ok=True)
             opened = [
                 stack.enter_context(open(self.dir / name, "wb"))  # noqa: SIM115
-                for name in (
-                    "decisions.jsonl",
-                    "alerts.jsonl",
-                    "sms_tasks.jsonl",
-                    "dead_letters.jsonl",
-                )
+                for name in ("decisions.jsonl", "dead_letters.jsonl")
             ]
         except OSError as exc:
             raise InputError(f"cannot write to {out}: {exc.strerror}") from exc
-        self.decisions, self.alerts, self.sms, self.dead = opened
+        self.decisions, self.dead = opened
 
     def flush(self) -> None:
         if self.to_stdout:
@@ -128,7 +118,6 @@ def run_embedded(
     """Score every line of ``source`` with ``engine``, writing the outputs to ``out``."""
     batch_size = int(engine.config["engine"]["batch_size"])
     max_wait = float(engine.config["engine"]["max_wait_ms"])
-    alert_codes = frozenset(DECISION_CODES[d] for d in engine.config["alerts"]["decisions"])
     decoder = Decoder(
         int(engine.config["input"]["max_line_bytes"]),
         int(engine.config["input"]["max_id_length"]),
@@ -137,9 +126,11 @@ def run_embedded(
     started = time.perf_counter()
     with ExitStack() as stack:
         outputs = _Outputs(stack, out)
+        alerts = RunAlerts(engine.config.get("alerts", {}), outputs.dir, source)
+        stack.callback(alerts.close)
         for lines in read_line_batches(source, batch_size, max_wait):
             summary.rule_reloads += engine.poll_rules()
-            _process(lines, decoder, engine, outputs, summary, alert_codes)
+            _process(lines, decoder, engine, outputs, summary, alerts)
             if on_progress is not None:
                 on_progress(sum(map(len, lines.lines)) + len(lines.lines))
     summary.seconds = time.perf_counter() - started
@@ -158,7 +149,7 @@ def _process(
     engine: Engine,
     outputs: _Outputs,
     summary: RunSummary,
-    alert_codes: frozenset[int],
+    alerts: RunAlerts,
 ) -> None:
     ingest_ns = time.monotonic_ns()
     summary.lines_in += len(lines.lines)
@@ -169,12 +160,13 @@ def _process(
         _stamp_latency(db)
         outputs.decisions.writelines(decision_lines(db))
         _count(db, summary)
-        if outputs.alerts is not None:
-            summary.alerts += _write_json(outputs.alerts, alert_records(db, alert_codes))
-            summary.sms_tasks += _write_json(outputs.sms, sms_task_records(db))
+        alerted, tasks = alerts.on_decisions(db)
+        summary.alerts += alerted
+        summary.sms_tasks += tasks
     if dead:
         outputs.dead.writelines(dead_letter_lines(dead))
         summary.dead_letters.update(d.reason for d in dead)
+    alerts.end_batch()
     outputs.flush()
 
 
@@ -201,14 +193,6 @@ def _count(db: DecisionBatch, summary: RunSummary) -> None:
         summary.rule_hits.update(why["rule_hits"])
         summary.shadow_hits.update(why["shadow_hits"])
     summary.latencies_us.append(db.latency_us)
-
-
-def _write_json(handle: IO[bytes], records: Iterator[dict]) -> int:
-    count = 0
-    for record in records:
-        handle.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-        count += 1
-    return count
 
 
 def input_size(source: str | Path) -> int | None:
