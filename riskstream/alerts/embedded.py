@@ -83,6 +83,10 @@ class RunAlerts:
         store_dir = store.path if isinstance(store, FileTaskStore) else None
         sender = build_sender(sms.sender, self.contacts, store_dir)
         self.manager = SmsTaskManager(store, sms, self.contacts, self.merchants, sender)
+        store.set_info(
+            contacts=str(contacts_path.resolve()) if contacts_path else "",
+            merchants=str(merchants_path.resolve()) if merchants_path else "",
+        )
         if not len(self.contacts):
             log.warning("no contact store: SMS tasks will fail with no_contact")
 

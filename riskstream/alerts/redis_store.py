@@ -120,6 +120,14 @@ class RedisTaskStore(TaskStore):
         if current is None or at > current:
             self.client.hset(self._k("meta"), "watermark", int(at))
 
+    def info(self) -> dict[str, str]:
+        raw = self.client.hgetall(self._k("info"))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def set_info(self, **facts: str) -> None:
+        if facts:
+            self.client.hset(self._k("info"), mapping=facts)
+
     # -- writes ------------------------------------------------------------------------------
     def commit(
         self,

@@ -133,6 +133,14 @@ class TaskStore(ABC):
     def set_watermark(self, at: int) -> None:
         """Record the event-time clock of the run writing the store."""
 
+    @abstractmethod
+    def info(self) -> dict[str, str]:
+        """Free facts about the store's writer (the contact store and merchants it used)."""
+
+    @abstractmethod
+    def set_info(self, **facts: str) -> None:
+        """Record facts for `info`."""
+
     def flush(self) -> None:  # noqa: B027 (optional hook)
         """Write readable snapshots, if the store keeps any."""
 
@@ -191,6 +199,7 @@ class FileTaskStore(TaskStore):
         meta = self._read_meta()
         self.time_mode = meta.get("time_mode", time_mode)
         self._watermark: int | None = meta.get("watermark")
+        self._info: dict[str, str] = dict(meta.get("info") or {})
         with self._locked():
             self._catch_up(repair=True)
 
@@ -316,6 +325,13 @@ class FileTaskStore(TaskStore):
             self._watermark = int(at)
             self._dirty = True
 
+    def info(self) -> dict[str, str]:
+        return dict(self._info)
+
+    def set_info(self, **facts: str) -> None:
+        self._info.update(facts)
+        self._dirty = True
+
     # -- writes ------------------------------------------------------------------------------
     def commit(
         self,
@@ -381,7 +397,7 @@ class FileTaskStore(TaskStore):
             self._replace("sms_tasks.jsonl", b"".join(_dumps(o) for o in ordered))
             self._replace("sms_labels.jsonl", b"".join(_dumps(lab) for lab in self._labels))
             self._replace("card_blocks.jsonl", b"".join(_dumps(b) for b in self._blocks))
-            meta = {"time_mode": self.time_mode, "watermark": self._watermark}
+            meta = {"time_mode": self.time_mode, "watermark": self._watermark, "info": self._info}
             self._replace("sms_meta.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
             self._dirty = False
 
