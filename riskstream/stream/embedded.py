@@ -26,6 +26,7 @@ from riskstream.batch import DeadLetter
 from riskstream.decisions import DECISION_NAMES
 from riskstream.engine import DecisionBatch, Engine
 from riskstream.errors import InputError
+from riskstream.replay.audit import ChainedWriter, sidecar_path
 from riskstream.stream.decode import Decoder
 from riskstream.stream.records import dead_letter_lines, decision_lines
 from riskstream.stream.sources import LineBatch, read_line_batches
@@ -88,7 +89,7 @@ class _Outputs:
     def __init__(self, stack: ExitStack, out: str) -> None:
         self.to_stdout = out == "-"
         if self.to_stdout:
-            self.decisions: IO[bytes] = sys.stdout.buffer
+            self.decisions = ChainedWriter(sys.stdout.buffer)  # hash chain: replay/audit.py
             self.dead: IO[bytes] = sys.stderr.buffer
             self.dir = None
             return
@@ -101,7 +102,9 @@ class _Outputs:
             ]
         except OSError as exc:
             raise InputError(f"cannot write to {out}: {exc.strerror}") from exc
-        self.decisions, self.dead = opened
+        decisions, self.dead = opened
+        self.decisions = ChainedWriter(decisions, sidecar=sidecar_path(decisions.name))
+        stack.callback(self.decisions.close, False)  # head into the sidecar, before the close
 
     def flush(self) -> None:
         if self.to_stdout:
@@ -158,7 +161,7 @@ def _process(
     dead.extend(_with_raw(result.dead_letters, lines))
     for db in result.decisions:
         _stamp_latency(db)
-        outputs.decisions.writelines(decision_lines(db))
+        outputs.decisions.write_lines(decision_lines(db))
         _count(db, summary)
         alerted, tasks = alerts.on_decisions(db)
         summary.alerts += alerted

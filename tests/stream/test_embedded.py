@@ -19,7 +19,7 @@ from riskstream.config import load_config
 from riskstream.engine import Engine
 from riskstream.stream.embedded import run_embedded
 
-LATENCY_FIELDS = ("latency_us",)
+LATENCY_FIELDS = ("latency_us", "prev_hash")  # the audit chain hashes lines with latency
 
 
 def read_jsonl(path: Path) -> list[dict]:
