@@ -6,9 +6,10 @@ default the run's output directory, rewritten by each run), the contact store an
 directory (by default ``contacts.jsonl`` and ``merchants.jsonl`` beside the input file) and
 the sender (by default the file sender, ``sms_sent.jsonl``). Everything runs in event time:
 a challenged row is handled at the running maximum of the event times up to it (the
-watermark), and after each micro-batch due SMS are sent and due tasks expire at the batch's
-watermark, with the times recorded being the SMS's ``send_after`` and the task's deadline.
-Hence the same input and config give the same task files, whatever the batch sizes.
+watermark), after the SMS due by then have been sent; after each micro-batch due SMS are sent
+and due tasks expire at the batch's watermark. The times recorded are the SMS's
+``send_after`` and the task's deadline, never the moment the batch happened to end, so the
+same input and config give the same task files whatever the batch sizes.
 
 Only rows whose decision alerts (review and above) cost any Python work.
 """
@@ -108,6 +109,7 @@ class RunAlerts:
             batch = db.batch
             for i in challenged.tolist():
                 card = batch.card_id[i]
+                self.manager.dispatch(int(marks[i]))  # SMS due before this row leave first
                 self.manager.challenge(
                     batch.tx_id[i],
                     batch.customer_id[i],

@@ -65,6 +65,7 @@ def alert_records(
     if len(rows) == 0:
         return []
     times = iso_times(batch.timestamp[rows])
+    fraud_probability = getattr(db, "fraud_probability", None)
     records = []
     for k, i in enumerate(rows.tolist()):
         why = db.explanations.get(i, _NO_HITS)
@@ -86,6 +87,8 @@ def alert_records(
             "ruleset_hash": db.ruleset_hash,
             "model_snapshot": db.model_snapshot,
         }
+        if fraud_probability is not None and np.isfinite(fraud_probability[i]):
+            record["fraud_probability"] = round(float(fraud_probability[i]), 6)
         if why.get("tags"):
             record["tags"] = list(why["tags"])
         if codes[i] == CHALLENGE:

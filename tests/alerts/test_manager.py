@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import MIN, T0
+from alerts_helpers import MIN, T0
 
 from riskstream.alerts.manager import SmsTaskManager
 from riskstream.alerts.store import StoreConflict
 from riskstream.alerts.tasks import IllegalTransition, TaskState, iso
 from riskstream.errors import AlertError
+
+pytest_plugins = ("alerts_fixtures",)
+
 
 Make = Callable[..., SmsTaskManager]
 

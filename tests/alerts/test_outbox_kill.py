@@ -18,11 +18,13 @@ from alerts_gateway import FakeGateway
 
 from riskstream.alerts.store import open_store
 
+pytest_plugins = ("alerts_fixtures",)
+
 HERE = Path(__file__).parent
 N = 5
 
 
-@pytest.fixture(params=["file", "redis"])
+@pytest.fixture(params=["file", pytest.param("redis", marks=pytest.mark.redis)])
 def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "file":
         return str(tmp_path / "store")
@@ -32,6 +34,7 @@ def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_a_killed_sender_loses_nothing_and_sends_nothing_twice(
     gateway: FakeGateway, tmp_path: Path, store_spec: str, request: pytest.FixtureRequest
 ) -> None:
+
     contacts = tmp_path / "contacts.jsonl"
     contacts.write_bytes(
         b"".join(

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 from alerts_gateway import FakeGateway
-from conftest import MIN, T0
+from alerts_helpers import MIN, T0
 
 from riskstream.alerts.config import SenderConfig, SmsConfig
 from riskstream.alerts.directory import ContactStore, MerchantDirectory
@@ -26,6 +26,8 @@ from riskstream.alerts.senders import (
 )
 from riskstream.alerts.store import FileTaskStore
 from riskstream.errors import AlertError
+
+pytest_plugins = ("alerts_fixtures",)
 
 MSG = SmsMessage("sms-tx1", "sms-tx1", "cu1", "en", "Did you just pay 4,800.00 EUR at Shop X?")
 
@@ -134,6 +136,7 @@ def test_an_unreachable_gateway_is_a_retry_not_a_crash(contacts: ContactStore) -
 def test_the_file_sender_writes_once_per_key_with_the_number_masked(
     tmp_path: Path, contacts: ContactStore
 ) -> None:
+
     path = tmp_path / "sms_sent.jsonl"
     FileSender(path, contacts).send(MSG, T0)
     FileSender(path, contacts).send(MSG, T0 + 1)  # a restarted sender still knows the key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import MIN, T0
+from alerts_helpers import MIN, T0
 
 from riskstream.alerts.tasks import (
     ALLOWED,

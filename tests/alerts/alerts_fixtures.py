@@ -1,11 +1,18 @@
+"""Fixtures of the alert tests, loaded with ``pytest_plugins`` by the modules that use them.
+
+(Not a conftest.py: a folder that sorts before ``conftest.py`` with a conftest of its own
+breaks the doctest collection of ``tests/conftest.py``, both being module ``conftest``.)
+PYTEST_DONT_REWRITE: no asserts here, and doctest collection imports it before it loads.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 from alerts_gateway import FakeGateway
+from alerts_helpers import CONTACTS, MERCHANTS
 
 from riskstream.alerts.config import SmsConfig
 from riskstream.alerts.directory import ContactStore, MerchantDirectory
@@ -13,27 +20,10 @@ from riskstream.alerts.manager import SmsTaskManager
 from riskstream.alerts.senders import FileSender
 from riskstream.alerts.store import FileTaskStore, TaskStore
 
-T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-MIN = 60_000
-
-CONTACTS = {
-    "cu1": {"customer_id": "cu1", "phone": "+4915000847647", "language": "en"},
-    "cu2": {"customer_id": "cu2", "phone": "+8613800138000", "language": "zh"},
-    "cu3": {"customer_id": "cu3", "phone": "+31608501968", "language": "en"},
-}
-MERCHANTS = {"me1": {"merchant_id": "me1", "name": "Shop X"}}
-
 
 @pytest.fixture
 def contacts() -> ContactStore:
     return ContactStore(CONTACTS)
-
-
-@pytest.fixture
-def contacts_file(tmp_path: Path) -> Path:
-    path = tmp_path / "contacts.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in CONTACTS.values()))
-    return path
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def gateway() -> Iterator[FakeGateway]:
     gw.stop()
 
 
-@pytest.fixture(params=["file", "redis"])
+@pytest.fixture(params=["file", pytest.param("redis", marks=pytest.mark.redis)])
 def store_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[..., TaskStore]]:
