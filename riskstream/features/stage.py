@@ -1,33 +1,56 @@
 """The feature stage of the Engine: turns a `TxBatch` into a frame, one column per catalog name.
 
-The frame holds the transaction's own fields, derived fields (``hour``) and the profile
-features of its entities, each computed from the profile state *before* the transaction and
-then folded in. Labels reach the stage through `apply_labels` only once their ``label_time``
-has passed in event time (the Engine sees to that).
+Per micro-batch: the string ids of every entity are interned once (codes per row), the
+profiles they name are read from the store in one request, the numba kernels of
+`riskstream.features.kernels` walk the rows in order (features from the state *before* each
+transaction, then the update), and the changed profiles are written back in one request,
+after all computation. Labels reach the stage through `FeatureStage.apply_labels` only once
+their ``label_time`` has passed in event time (the Engine sees to that); they feed the merchant
+and device fraud rates.
+
+`FeatureStage.last_replayed` marks the rows of the last batch whose transaction the customer's
+profile had already applied (a replay after a crash): their features come from the current
+state and nothing was updated; a worker re-emits the stored decision for them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from riskstream.batch import TxBatch
-from riskstream.features.basic import CUSTOMER_BASIC_DTYPE, customer_basic_kernel
+from riskstream.errors import ConfigError, StoreError
+from riskstream.features import kernels as K
 from riskstream.features.catalog import FeatureCatalog, FeatureType
+from riskstream.features.hashing import Interned, hash_strings, intern
+from riskstream.features.store import (
+    DEFAULT_LABEL_HORIZON_MS,
+    ProfileStore,
+    TxRefs,
+    WriteConflict,
+    open_store,
+)
 
 __all__ = ["FeatureStage", "LabelBatch", "build_feature_stage"]
 
 _MS_PER_HOUR = 3_600_000
-_BASIC_OUTPUTS = (
-    "customer.tx_count_1h",
-    "customer.tx_count_24h",
-    "customer.amount_mean",
-    "customer.amount_zscore",
-    "customer.amount_ratio",
-    "customer.seconds_since_last",
-    "customer.tx_count_total",
-)
+_ENTITY_FIELDS = {
+    "customer": "customer_id",
+    "card": "card_id",
+    "device": "device_id",
+    "merchant": "merchant_id",
+    "payee": "payee_id",
+}
+_FEATURES = {
+    "customer": K.CUSTOMER_FEATURES,
+    "card": K.CARD_FEATURES,
+    "device": K.DEVICE_FEATURES,
+    "merchant": K.MERCHANT_FEATURES,
+    "payee": K.PAYEE_FEATURES,
+}
 
 
 class LabelBatch:
@@ -42,27 +65,27 @@ class LabelBatch:
         return len(self.tx_id)
 
 
-class _MemoryCustomerProfiles:
-    """In-process customer profiles: an id -> row index and one structured array."""
+@dataclass
+class _Prepared:
+    """A batch as the kernels read it: interned ids, hashes and numeric columns."""
 
-    def __init__(self, capacity: int = 1024) -> None:
-        self.index: dict[str, int] = {}
-        self.records = np.zeros(capacity, dtype=CUSTOMER_BASIC_DTYPE)
-        self.records["last_ts"] = -1
+    n: int
+    ts: np.ndarray
+    amount: np.ndarray
+    cents: np.ndarray
+    ttype: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    tx: Interned
+    entities: dict[str, Interned]
+    country_h: np.ndarray
 
-    def rows_for(self, ids: np.ndarray) -> np.ndarray:
-        index = self.index
-        rows = np.fromiter(
-            (index.setdefault(key, len(index)) for key in ids.tolist()),
-            dtype=np.int64,
-            count=len(ids),
-        )
-        if len(index) > len(self.records):
-            grown = np.zeros(max(len(index), 2 * len(self.records)), dtype=CUSTOMER_BASIC_DTYPE)
-            grown["last_ts"] = -1
-            grown[: len(self.records)] = self.records
-            self.records = grown
-        return rows
+
+@dataclass
+class _Result:
+    out: dict[str, np.ndarray]
+    dup: dict[str, np.ndarray]
+    touched: dict[str, np.ndarray]
 
 
 class FeatureStage:
@@ -72,66 +95,343 @@ class FeatureStage:
     ----------
     catalog
         The names (and types) the frame must provide.
+    store
+        Where profiles live; a fresh `riskstream.features.store.MemoryStore` when omitted.
+    max_attempts
+        Reads and recomputations of one batch when other writers keep changing its profiles
+        (optimistic concurrency) before `riskstream.errors.StoreError` is raised.
+
+    Examples
+    --------
+    >>> from riskstream.features.catalog import FeatureCatalog
+    >>> stage = FeatureStage(FeatureCatalog.default())
+    >>> def batch(ids, ts, amounts):
+    ...     n = len(ids)
+    ...     none = np.full(n, None, dtype=object)
+    ...     return TxBatch(
+    ...         offset=np.arange(n), tx_id=np.array(ids, dtype=object),
+    ...         customer_id=np.full(n, "c1", dtype=object), amount=np.array(amounts),
+    ...         currency=np.full(n, "EUR", dtype=object), timestamp=np.array(ts),
+    ...         card_id=none, merchant_id=none, mcc=none, channel=none, country=none,
+    ...         device_id=none, ip=none, payee_id=none, type=none,
+    ...         lat=np.full(n, np.nan), lon=np.full(n, np.nan))
+    >>> frame = stage.compute(batch(["t1", "t2", "t3"], [0, 60_000, 120_000], [5.0, 7.5, 9.0]))
+    >>> frame["customer.tx_count_10m"].tolist(), frame["customer.amount_sum_24h"].tolist()
+    ([0.0, 1.0, 2.0], [0.0, 5.0, 12.5])
+    >>> frame["card.tx_count_1h"].tolist()  # no card: the missing value
+    [nan, nan, nan]
+    >>> _ = stage.compute(batch(["t2"], [60_000], [7.5]))  # a replay changes nothing
+    >>> stage.last_replayed.tolist()
+    [True]
     """
 
-    def __init__(self, catalog: FeatureCatalog) -> None:
+    def __init__(
+        self,
+        catalog: FeatureCatalog,
+        store: ProfileStore | None = None,
+        max_attempts: int = 8,
+    ) -> None:
         self.catalog = catalog
-        self._customers = _MemoryCustomerProfiles()
-        self.labels_seen = 0
+        self.store = store if store is not None else open_store("memory://")
+        self.max_attempts = max_attempts
+        self.last_replayed = np.zeros(0, dtype=bool)
+        self.stats: dict[str, int] = {
+            "batches": 0,
+            "rows": 0,
+            "replayed_rows": 0,
+            "conflicts": 0,
+            "labels": 0,
+            "fraud_labels_applied": 0,
+            "labels_unmatched": 0,
+        }
+        self._names = [name for name in catalog]
+        self._bool = {n for n in self._names if catalog.type_of(n) is FeatureType.BOOL}
+
+    @property
+    def labels_seen(self) -> int:
+        """Labels received so far (released by the Engine)."""
+        return self.stats["labels"]
+
+    # -- transactions ---------------------------------------------------------------------------
 
     def compute(self, batch: TxBatch) -> dict[str, np.ndarray]:
-        frame: dict[str, np.ndarray] = dict(batch.columns())
-        frame["hour"] = ((batch.timestamp // _MS_PER_HOUR) % 24).astype(np.float64)
-        frame.update(self._customer_basic(batch))
-        return {name: frame[name] for name in self.catalog if name in frame} | _missing_columns(
-            self.catalog, frame, len(batch)
+        """The frame of ``batch``: for every catalog name, one column (see the catalog module)."""
+        n = len(batch)
+        prep = _prepare(batch)
+        result = self._apply(prep)
+        replayed = result.dup["customer"]
+        self.last_replayed = replayed
+        self.stats["batches"] += 1
+        self.stats["rows"] += n
+        self.stats["replayed_rows"] += int(replayed.sum())
+        return self._frame(batch, prep, result)
+
+    def _apply(self, prep: _Prepared) -> _Result:
+        """Read, compute, write; on a write conflict read again and recompute what is left."""
+        requests = prep.entities
+        final: _Result | None = None
+        done = {kind: np.zeros(len(it), dtype=bool) for kind, it in requests.items()}
+        ref_rows: np.ndarray | None = None
+        for _attempt in range(self.max_attempts):
+            session = self.store.read(requests)
+            try:
+                result = _run_kernels(prep, session.records)
+                if ref_rows is None:
+                    ref_rows = _ref_rows(prep, result)
+                changed = {kind: result.touched[kind] & ~done[kind] for kind in requests}
+                refs = (
+                    TxRefs(
+                        ref_rows,
+                        prep.ts,
+                        prep.tx,
+                        prep.entities["merchant"],
+                        prep.entities["device"],
+                    )
+                    if len(ref_rows)
+                    else None
+                )
+                self.store.write(session, changed, refs)
+            except WriteConflict as conflict:
+                self.stats["conflicts"] += 1
+                final = _merge(final, result, prep, conflict.committed, done)
+                continue
+            except BaseException:
+                self.store.release(session)
+                raise
+            everything = {kind: np.ones(len(it), dtype=bool) for kind, it in requests.items()}
+            return _merge(final, result, prep, everything, done)
+        raise StoreError(
+            f"profile store {self.store.url}: other writers changed this batch's profiles "
+            f"{self.max_attempts} times in a row; batch not applied"
         )
+
+    def _frame(self, batch: TxBatch, prep: _Prepared, result: _Result) -> dict[str, np.ndarray]:
+        computed: dict[str, np.ndarray] = dict(batch.columns())
+        computed["hour"] = ((batch.timestamp // _MS_PER_HOUR) % 24).astype(np.float64)
+        for kind, names in _FEATURES.items():
+            out = result.out[kind]
+            for k, name in enumerate(names):
+                computed[name] = out[k] > 0.5 if name in K.BOOL_FEATURES else out[k]
+        frame: dict[str, np.ndarray] = {}
+        for name in self._names:
+            column = computed.get(name)
+            frame[name] = (
+                column if column is not None else _missing(self.catalog.type_of(name), prep.n)
+            )
+        return frame
+
+    # -- labels ---------------------------------------------------------------------------------
 
     def apply_labels(self, labels: LabelBatch) -> None:
-        """Label-fed features arrive with the features issue; for now labels are counted."""
-        self.labels_seen += len(labels)
+        """Fold released fraud labels into the merchant and device profiles (once each)."""
+        self.stats["labels"] += len(labels)
+        fraud = np.asarray(labels.is_fraud, dtype=bool)
+        if not fraud.any():
+            return
+        times = np.asarray(labels.label_time, dtype=np.int64)[fraud]
+        order = np.argsort(times, kind="stable")
+        times = times[order]
+        tx = intern(np.asarray(labels.tx_id, dtype=object)[fraud][order])
+        merchants, devices = self.store.find_tx_refs(tx, times)
+        matched = np.not_equal(merchants, None) | np.not_equal(devices, None)
+        self.stats["labels_unmatched"] += int((~matched).sum())
+        requests = {"merchant": intern(merchants), "device": intern(devices)}
+        for _attempt in range(self.max_attempts):
+            session = self.store.read(requests)
+            try:
+                touched = {}
+                for kind, it in requests.items():
+                    touched[kind] = np.zeros(len(it), dtype=bool)
+                    recs = session.records[kind]
+                    K.label_kernel(recs, it.codes, times, tx.row_hash, touched[kind])
+                self.store.write(session, touched)
+            except WriteConflict:
+                self.stats["conflicts"] += 1
+                continue
+            except BaseException:
+                self.store.release(session)
+                raise
+            self.stats["fraud_labels_applied"] += int(matched.sum())
+            return
+        raise StoreError(f"profile store {self.store.url}: labels not applied (conflicts)")
 
-    def _customer_basic(self, batch: TxBatch) -> dict[str, np.ndarray]:
-        profiles = self._customers
-        rows = profiles.rows_for(batch.customer_id)
-        out = np.empty((len(batch), len(_BASIC_OUTPUTS)), dtype=np.float64)
-        rec = profiles.records
-        customer_basic_kernel(
-            rows,
-            batch.timestamp,
-            batch.amount,
-            rec["last_ts"],
-            rec["count_1h"],
-            rec["count_24h"],
-            rec["amount_mean"],
-            rec["log_mean"],
-            rec["log_var"],
-            rec["n"],
-            out,
+    def close(self) -> None:
+        """Close the profile store."""
+        self.store.close()
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _prepare(batch: TxBatch) -> _Prepared:
+    n = len(batch)
+    amount = np.asarray(batch.amount, dtype=np.float64)
+    finite = np.where(np.isfinite(amount), amount, 0.0)
+    ttype = np.zeros(n, dtype=np.int8)
+    types = intern(batch.type)
+    if len(types):
+        codes = np.array([K.TX_TYPE_CODES.get(t, 0) for t in types.ids.tolist()], dtype=np.int8)
+        present = types.codes >= 0
+        ttype[present] = codes[types.codes[present]]
+    return _Prepared(
+        n=n,
+        ts=np.asarray(batch.timestamp, dtype=np.int64),
+        amount=finite,
+        cents=np.round(finite * 100.0).astype(np.int64),
+        ttype=ttype,
+        lat=np.asarray(batch.lat, dtype=np.float64),
+        lon=np.asarray(batch.lon, dtype=np.float64),
+        tx=intern(batch.tx_id),
+        entities={kind: intern(getattr(batch, f)) for kind, f in _ENTITY_FIELDS.items()},
+        country_h=hash_strings(batch.country),
+    )
+
+
+def _run_kernels(prep: _Prepared, records: Mapping[str, np.ndarray]) -> _Result:
+    n = prep.n
+    ent = prep.entities
+    out = {kind: np.empty((len(names), n)) for kind, names in _FEATURES.items()}
+    dup = {kind: np.zeros(n, dtype=bool) for kind in _FEATURES}
+    touched = {kind: np.zeros(len(ent[kind]), dtype=bool) for kind in _FEATURES}
+    h = {kind: ent[kind].row_hash for kind in ent}
+    txh = prep.tx.row_hash
+    K.customer_kernel(
+        records["customer"],
+        ent["customer"].codes,
+        prep.ts,
+        prep.amount,
+        prep.cents,
+        txh,
+        prep.ttype,
+        prep.lat,
+        prep.lon,
+        h["device"],
+        prep.country_h,
+        h["payee"],
+        h["merchant"],
+        out["customer"],
+        dup["customer"],
+        touched["customer"],
+    )
+    K.card_kernel(
+        records["card"],
+        ent["card"].codes,
+        prep.ts,
+        prep.amount,
+        prep.cents,
+        txh,
+        prep.lat,
+        prep.lon,
+        h["merchant"],
+        out["card"],
+        dup["card"],
+        touched["card"],
+    )
+    K.device_kernel(
+        records["device"],
+        ent["device"].codes,
+        prep.ts,
+        txh,
+        h["customer"],
+        h["card"],
+        out["device"],
+        dup["device"],
+        touched["device"],
+    )
+    K.merchant_kernel(
+        records["merchant"],
+        ent["merchant"].codes,
+        prep.ts,
+        prep.amount,
+        prep.cents,
+        txh,
+        out["merchant"],
+        dup["merchant"],
+        touched["merchant"],
+    )
+    K.payee_kernel(
+        records["payee"],
+        ent["payee"].codes,
+        prep.ts,
+        prep.cents,
+        txh,
+        h["customer"],
+        out["payee"],
+        dup["payee"],
+        touched["payee"],
+    )
+    return _Result(out, dup, touched)
+
+
+def _ref_rows(prep: _Prepared, result: _Result) -> np.ndarray:
+    """Rows whose transaction reference is written: new ones with a merchant or a device."""
+    has = (prep.entities["merchant"].codes >= 0) | (prep.entities["device"].codes >= 0)
+    return np.flatnonzero(has & ~result.dup["customer"])
+
+
+def _merge(
+    final: _Result | None,
+    result: _Result,
+    prep: _Prepared,
+    committed: Mapping[str, np.ndarray],
+    done: dict[str, np.ndarray],
+) -> _Result:
+    """Keep, for rows whose entity was just committed, this attempt's features."""
+    if final is None and all(committed[kind].all() for kind in prep.entities):
+        return result  # the common case: everything committed at the first attempt
+    if final is None:
+        final = _Result(
+            {k: np.full_like(v, np.nan) for k, v in result.out.items()},
+            {k: np.zeros_like(v) for k, v in result.dup.items()},
+            {k: np.zeros_like(v) for k, v in result.touched.items()},
         )
-        return {name: np.ascontiguousarray(out[:, k]) for k, name in enumerate(_BASIC_OUTPUTS)}
+        first = True
+    else:
+        first = False
+    for kind, it in prep.entities.items():
+        newly = committed.get(kind, np.zeros(len(it), dtype=bool)) & ~done[kind]
+        rows = np.zeros(prep.n, dtype=bool)
+        present = it.codes >= 0
+        rows[present] = newly[it.codes[present]]
+        if first:
+            rows |= ~present  # rows without this entity: the missing values, once
+        final.out[kind][:, rows] = result.out[kind][:, rows]
+        final.dup[kind][rows] = result.dup[kind][rows]
+        done[kind] |= newly
+    return final
 
 
-def build_feature_stage(config: Mapping[str, object], catalog: FeatureCatalog) -> FeatureStage:
-    """The feature stage the Engine uses, as the config asks (store, windows, ...)."""
-    return FeatureStage(catalog)
+def _missing(ftype: FeatureType, n: int) -> np.ndarray:
+    if ftype is FeatureType.NUMBER:
+        return np.full(n, np.nan)
+    if ftype is FeatureType.BOOL:
+        return np.zeros(n, dtype=bool)
+    if ftype is FeatureType.TIME:
+        return np.zeros(n, dtype=np.int64)
+    return np.full(n, None, dtype=object)
 
 
-def _missing_columns(
-    catalog: FeatureCatalog, frame: Mapping[str, np.ndarray], n: int
-) -> dict[str, np.ndarray]:
-    """Catalog names this stage cannot compute get their type's missing value."""
-    missing: dict[str, np.ndarray] = {}
-    for name in catalog:
-        if name in frame:
-            continue
-        ftype = catalog.type_of(name)
-        if ftype is FeatureType.NUMBER:
-            missing[name] = np.full(n, np.nan)
-        elif ftype is FeatureType.BOOL:
-            missing[name] = np.zeros(n, dtype=bool)
-        elif ftype is FeatureType.TIME:
-            missing[name] = np.zeros(n, dtype=np.int64)
-        else:
-            missing[name] = np.full(n, None, dtype=object)
-    return missing
+def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> FeatureStage:
+    """The feature stage the Engine uses, as ``config["features"]`` asks.
+
+    Keys (all optional): ``store`` (URL, default ``memory://``), ``key_prefix`` (``rs``),
+    ``buckets`` (hash-tag buckets; 1 for one Redis, 16 for a cluster), ``socket_timeout_s``
+    (5), ``label_horizon_days`` (90), ``max_attempts`` (8).
+    """
+    section = config.get("features") or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError("config: 'features' must be a mapping")
+    url = section.get("store") or "memory://"
+    options: dict[str, Any] = {
+        "label_horizon_ms": int(
+            float(section.get("label_horizon_days", DEFAULT_LABEL_HORIZON_MS / 86_400_000))
+            * 86_400_000
+        )
+    }
+    if not str(url).startswith("memory"):
+        options["prefix"] = str(section.get("key_prefix", "rs"))
+        if section.get("buckets"):
+            options["buckets"] = int(section["buckets"])
+        options["socket_timeout"] = float(section.get("socket_timeout_s", 5.0))
+    store = open_store(str(url), **options)
+    return FeatureStage(catalog, store, max_attempts=int(section.get("max_attempts", 8)))

@@ -1,0 +1,721 @@
+"""Profile stores in Redis and Redis Cluster: one key per entity, two round trips per batch.
+
+Keys are ``{prefix}:{<bucket>}:<letter>:<id>`` (letters: c customer, k card, d device,
+m merchant, p payee), values the record bytes of `riskstream.features.schema`. The hash tag
+``{<bucket>}`` (bucket = id hash mod ``buckets``) decides a key's cluster slot, so a batch's keys
+fall into at most ``buckets`` slots whatever its size.
+
+Per micro-batch:
+
+1. read: ``WATCH keys`` + ``MGET keys``, one pair per bucket, all buckets sent before any reply
+   is read (one round trip; in a cluster the nodes answer in parallel);
+2. write, after all computation: ``MULTI`` + ``MSET`` of the changed records + ``HSET``
+   transaction references + ``EXEC``, again all buckets at once (one round trip).
+
+One Redis: a single connection and a single transaction over every key, so a batch is
+applied entirely or not at all. Redis Cluster: a transaction may only touch one slot, so there
+is one connection and one transaction per bucket (default 16 buckets; WATCH state is per
+connection, which is why buckets do not share one); a failure between buckets can leave some
+buckets written and others not, which the per-profile idempotency watermark makes safe to
+replay. ``EXEC`` answering nil means another writer changed a watched profile: the store
+raises `WriteConflict` naming what was committed, and the stage reads and recomputes.
+
+Commands are packed by numba straight from the batch's UTF-8 buffers and record bytes (no
+per-key Python objects on the write path); replies are parsed by hiredis.
+
+Transaction references for late labels live in ``{prefix}:{<bucket>}:t:<week>`` hashes
+(field tx id, value ``merchant_id \\x1f device_id``), expiring ``label_horizon_ms`` after the
+last write; a label looks in the weeks its transaction can be in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import numba
+import numpy as np
+import redis
+from redis.backoff import NoBackoff
+from redis.connection import Connection
+from redis.crc import key_slot
+from redis.exceptions import AskError, MovedError, ResponseError
+from redis.retry import Retry
+
+from riskstream.errors import ConfigError, StoreError
+from riskstream.features.hashing import Interned
+from riskstream.features.schema import KEY_LETTER, KINDS, decode_records
+from riskstream.features.store import (
+    DEFAULT_LABEL_HORIZON_MS,
+    ProfileStore,
+    ReadSession,
+    TxRefs,
+    WriteConflict,
+)
+
+__all__ = ["RedisStore"]
+
+_WEEK_MS = 7 * 86_400_000
+_CRLF = b"\r\n"
+
+
+# --- RESP packing in numba --------------------------------------------------------------------
+
+
+@numba.njit(inline="always")
+def _put_int(out: np.ndarray, pos: int, value: int) -> int:
+    if value == 0:
+        out[pos] = 48
+        return pos + 1
+    digits = 0
+    v = value
+    while v > 0:
+        digits += 1
+        v //= 10
+    end = pos + digits
+    v = value
+    for k in range(end - 1, pos - 1, -1):
+        out[k] = 48 + v % 10
+        v //= 10
+    return end
+
+
+@numba.njit(inline="always")
+def _put_bytes(out: np.ndarray, pos: int, src: np.ndarray, start: int, end: int) -> int:
+    out[pos : pos + end - start] = src[start:end]
+    return pos + end - start
+
+
+@numba.njit(inline="always")
+def _put_crlf(out: np.ndarray, pos: int) -> int:
+    out[pos] = 13
+    out[pos + 1] = 10
+    return pos + 2
+
+
+@numba.njit(inline="always")
+def _n_digits(value: int) -> int:
+    d = 1
+    while value >= 10:
+        d += 1
+        value //= 10
+    return d
+
+
+@numba.njit(cache=True)
+def _bulk_keys(
+    head: np.ndarray,
+    tail: np.ndarray,
+    buckets: np.ndarray,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    first: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """RESP bulk strings ``$len\\r\\n{head}{bucket}{tail}{id}\\r\\n``; key j at starts[j]."""
+    n = first.shape[0]
+    size = 0
+    for j in range(n):
+        r = first[j]
+        size += 32 + head.shape[0] + tail.shape[0] + offsets[r + 1] - offsets[r]
+    out = np.empty(size, dtype=np.uint8)
+    starts = np.empty(n + 1, dtype=np.int64)
+    pos = 0
+    for j in range(n):
+        r = first[j]
+        b = buckets[j]
+        klen = head.shape[0] + _n_digits(b) + tail.shape[0] + offsets[r + 1] - offsets[r]
+        starts[j] = pos
+        out[pos] = 36  # $
+        pos = _put_int(out, pos + 1, klen)
+        pos = _put_crlf(out, pos)
+        pos = _put_bytes(out, pos, head, 0, head.shape[0])
+        pos = _put_int(out, pos, b)
+        pos = _put_bytes(out, pos, tail, 0, tail.shape[0])
+        pos = _put_bytes(out, pos, data, offsets[r], offsets[r + 1])
+        pos = _put_crlf(out, pos)
+    starts[n] = pos
+    return out[:pos], starts
+
+
+@numba.njit(cache=True)
+def _gather(buf: np.ndarray, starts: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    size = 0
+    for j in idx:
+        size += starts[j + 1] - starts[j]
+    out = np.empty(size, dtype=np.uint8)
+    pos = 0
+    for j in idx:
+        pos = _put_bytes(out, pos, buf, starts[j], starts[j + 1])
+    return out
+
+
+@numba.njit(cache=True)
+def _gather_pairs(
+    buf: np.ndarray, starts: np.ndarray, idx: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Key bulk string then ``$size\\r\\n<record bytes>\\r\\n`` for each j in idx."""
+    width = values.shape[1]
+    size = 0
+    for j in idx:
+        size += starts[j + 1] - starts[j] + width + 16
+    out = np.empty(size, dtype=np.uint8)
+    pos = 0
+    for j in idx:
+        pos = _put_bytes(out, pos, buf, starts[j], starts[j + 1])
+        out[pos] = 36
+        pos = _put_int(out, pos + 1, width)
+        pos = _put_crlf(out, pos)
+        out[pos : pos + width] = values[j]
+        pos = _put_crlf(out, pos + width)
+    return out[:pos]
+
+
+@numba.njit(cache=True)
+def _ref_pairs(
+    rows: np.ndarray,
+    tx_data: np.ndarray,
+    tx_off: np.ndarray,
+    m_data: np.ndarray,
+    m_off: np.ndarray,
+    d_data: np.ndarray,
+    d_off: np.ndarray,
+) -> np.ndarray:
+    """``HSET`` field/value pairs: tx id -> merchant id 0x1f device id."""
+    size = 0
+    for r in rows:
+        size += 40 + tx_off[r + 1] - tx_off[r] + m_off[r + 1] - m_off[r] + d_off[r + 1] - d_off[r]
+    out = np.empty(size, dtype=np.uint8)
+    pos = 0
+    for r in rows:
+        out[pos] = 36
+        pos = _put_int(out, pos + 1, tx_off[r + 1] - tx_off[r])
+        pos = _put_crlf(out, pos)
+        pos = _put_bytes(out, pos, tx_data, tx_off[r], tx_off[r + 1])
+        pos = _put_crlf(out, pos)
+        vlen = m_off[r + 1] - m_off[r] + 1 + d_off[r + 1] - d_off[r]
+        out[pos] = 36
+        pos = _put_int(out, pos + 1, vlen)
+        pos = _put_crlf(out, pos)
+        pos = _put_bytes(out, pos, m_data, m_off[r], m_off[r + 1])
+        out[pos] = 31
+        pos = _put_bytes(out, pos + 1, d_data, d_off[r], d_off[r + 1])
+        pos = _put_crlf(out, pos)
+    return out[:pos]
+
+
+def _header(name: bytes, n_args: int) -> bytes:
+    return b"*%d\r\n$%d\r\n%s\r\n" % (n_args + 1, len(name), name)
+
+
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+# --- the store --------------------------------------------------------------------------------
+
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+_UNWATCH = b"*1\r\n$7\r\nUNWATCH\r\n"
+
+
+@dataclass
+class _KindKeys:
+    """The keys of one kind in a batch: RESP bulk strings and the unit of each."""
+
+    buf: np.ndarray
+    starts: np.ndarray
+    units: np.ndarray
+
+
+@dataclass
+class _Token:
+    keys: dict[str, _KindKeys]
+    groups: dict[int, dict[str, np.ndarray]]  # unit -> kind -> positions of its keys
+    watched: list[int] = field(default_factory=list)  # units with a pending WATCH
+
+
+class RedisStore(ProfileStore):
+    """Profiles in one Redis or a Redis Cluster; see the module docstring for the protocol.
+
+    Parameters
+    ----------
+    url
+        ``redis://host:port/db`` for one server, ``redis+cluster://host:port`` for a cluster
+        (any node; the others are found with ``CLUSTER SLOTS``).
+    prefix
+        First part of every key, so several deployments can share a server.
+    buckets
+        Hash-tag buckets (default 1 for one Redis, 16 for a cluster). Part of the key layout:
+        recorded under ``{prefix}:{0}:meta`` and checked when the store opens.
+    concurrency
+        ``optimistic``: WATCH what is read, one transaction per bucket, `WriteConflict` when
+        another writer got there first (any number of writers; the default for a cluster).
+        ``single_writer``: no WATCH; one Redis then applies a whole batch in one transaction
+        (the default for one Redis: each profile must have one writer at a time, e.g. one
+        worker, or workers that own disjoint entities).
+    socket_timeout
+        Seconds to wait for a reply before the batch fails with `StoreError`.
+    label_horizon_ms
+        How long transaction references are kept for late labels.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "rs",
+        buckets: int | None = None,
+        concurrency: str | None = None,
+        socket_timeout: float = 5.0,
+        label_horizon_ms: int = DEFAULT_LABEL_HORIZON_MS,
+    ) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "redis+cluster"):
+            raise ConfigError(f"not a Redis URL: {url!r}")
+        self.url = url
+        self.cluster = parts.scheme == "redis+cluster"
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 6379
+        path = parts.path.strip("/")
+        self.db = int(path) if path.isdigit() else 0
+        if self.cluster and self.db:
+            raise ConfigError(f"{url}: a Redis Cluster has only database 0")
+        self.prefix = prefix
+        self.buckets = int(buckets) if buckets else (16 if self.cluster else 1)
+        if not 1 <= self.buckets <= 16384:
+            raise ConfigError(f"{url}: buckets must be between 1 and 16384")
+        self.concurrency = concurrency or ("optimistic" if self.cluster else "single_writer")
+        if self.concurrency not in ("optimistic", "single_writer"):
+            raise ConfigError(f"{url}: concurrency must be optimistic or single_writer")
+        self.optimistic = self.concurrency == "optimistic"
+        self.socket_timeout = float(socket_timeout)
+        self.label_horizon_ms = int(label_horizon_ms)
+        self._heads = {
+            kind: (
+                np.frombuffer(f"{prefix}:{{".encode(), dtype=np.uint8),
+                np.frombuffer(f"}}:{KEY_LETTER[kind]}:".encode(), dtype=np.uint8),
+            )
+            for kind in KINDS
+        }
+        self._conns: list[Connection] = []
+        # a unit is what one transaction covers: the whole batch (one Redis, single writer)
+        # or one bucket; each unit is served by one connection
+        self._unit_of_bucket = np.zeros(self.buckets, dtype=np.int64)
+        self._conn_of_unit = np.zeros(1, dtype=np.int64)
+        try:
+            self._connect()
+            self._check_meta()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self._drop_connections()
+            raise StoreError(f"profile store {url}: cannot connect: {exc}") from exc
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _new_connection(self, host: str, port: int) -> Connection:
+        return Connection(
+            host=host,
+            port=port,
+            db=self.db,
+            socket_timeout=self.socket_timeout,
+            socket_connect_timeout=min(self.socket_timeout, 2.0),
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def _connect(self) -> None:
+        self._drop_connections()
+        per_bucket = self.cluster or self.optimistic
+        self._unit_of_bucket = (
+            np.arange(self.buckets, dtype=np.int64)
+            if per_bucket
+            else np.zeros(self.buckets, dtype=np.int64)
+        )
+        hosts = self._slot_owners() if self.cluster else [(self.host, self.port)] * self.buckets
+        if self.optimistic:  # WATCH state is per connection: one connection per bucket
+            self._conns = [self._new_connection(h, p) for h, p in hosts]
+            self._conn_of_unit = np.arange(self.buckets, dtype=np.int64)
+        elif self.cluster:  # one connection per node, serving that node's buckets
+            nodes = sorted(set(hosts))
+            self._conns = [self._new_connection(h, p) for h, p in nodes]
+            self._conn_of_unit = np.array([nodes.index(hp) for hp in hosts], dtype=np.int64)
+        else:
+            self._conns = [self._new_connection(self.host, self.port)]
+            self._conn_of_unit = np.zeros(1, dtype=np.int64)
+
+    def _slot_owners(self) -> list[tuple[str, int]]:
+        """(host, port) of the master serving each bucket's slot, from CLUSTER SLOTS."""
+        boot = self._new_connection(self.host, self.port)
+        try:
+            boot.send_command("CLUSTER", "SLOTS")
+            slots = boot.read_response()
+        finally:
+            boot.disconnect()
+        owner: dict[int, tuple[str, int]] = {}
+        for start, end, master, *_ in slots:
+            host = master[0].decode() if isinstance(master[0], bytes) else str(master[0])
+            for slot in range(int(start), int(end) + 1):
+                owner[slot] = (host or self.host, int(master[1]))
+        hosts = []
+        for b in range(self.buckets):
+            slot = key_slot(str(b).encode())
+            if slot not in owner:
+                raise StoreError(f"profile store {self.url}: slot {slot} has no master")
+            hosts.append(owner[slot])
+        return hosts
+
+    def _drop_connections(self) -> None:
+        for conn in self._conns:
+            conn.disconnect()
+
+    def close(self) -> None:
+        self._drop_connections()
+
+    def _conn_of_bucket(self, bucket: int) -> int:
+        return int(self._conn_of_unit[self._unit_of_bucket[bucket]])
+
+    def _check_meta(self) -> None:
+        key = f"{self.prefix}:{{0}}:meta".encode()
+        value = f"riskstream profiles buckets={self.buckets}".encode()
+        conn = self._conns[self._conn_of_bucket(0)]
+        conn.send_command("SET", key, value, "NX")
+        conn.read_response()
+        conn.send_command("GET", key)
+        stored = conn.read_response()
+        if stored != value:
+            raise ConfigError(
+                f"profile store {self.url}: keys under {self.prefix!r} were written with "
+                f"{stored.decode(errors='replace')!r}, this store is configured with "
+                f"buckets={self.buckets} (use the same buckets, or another prefix)"
+            )
+
+    # -- one exchange: send everything, then read every reply -------------------------------
+
+    def _exchange(self, payloads: Mapping[int, tuple[list[bytes], int]], what: str) -> dict:
+        """Send ``payloads[conn] = (chunks, n_replies)`` to all connections, then read."""
+        replies: dict[int, list[object]] = {}
+        try:
+            for index, (chunks, _) in payloads.items():
+                self._conns[index].send_packed_command([b"".join(chunks)], check_health=False)
+            for index, (_, count) in payloads.items():
+                conn = self._conns[index]
+                got: list[object] = []
+                for _ in range(count):
+                    try:
+                        got.append(conn.read_response())
+                    except ResponseError as exc:
+                        got.append(exc)
+                replies[index] = got
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self._drop_connections()
+            if what == "write":
+                detail = (
+                    "the batch may or may not have been applied (one Redis: entirely or not "
+                    "at all); replaying it is safe, profile updates are idempotent"
+                )
+            else:
+                detail = "nothing was written"
+            raise StoreError(
+                f"profile store {self.url}: connection lost during {what}: {exc}; {detail}"
+            ) from exc
+        self.stats.round_trips += 1
+        for got in replies.values():
+            for reply in got:
+                if isinstance(reply, (MovedError, AskError)):
+                    self._connect()
+                    raise _TopologyChanged(str(reply))
+        return replies
+
+    # -- read ---------------------------------------------------------------------------------
+
+    def read(self, requests: Mapping[str, Interned]) -> ReadSession:
+        for attempt in range(3):
+            try:
+                return self._read(requests)
+            except _TopologyChanged as exc:
+                if attempt == 2:
+                    raise StoreError(
+                        f"profile store {self.url}: cluster keeps moving slots"
+                    ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _buckets(self, hashes: np.ndarray) -> np.ndarray:
+        return ((hashes >> np.uint64(11)) % np.uint64(self.buckets)).astype(np.int64)
+
+    def _keys(self, requests: Mapping[str, Interned]) -> dict[str, _KindKeys]:
+        out = {}
+        for kind in KINDS:
+            req = requests.get(kind)
+            if req is None:
+                continue
+            buckets = self._buckets(req.hashes)
+            head, tail = self._heads[kind]
+            buf, starts = _bulk_keys(head, tail, buckets, req.data, req.offsets, req.first)
+            out[kind] = _KindKeys(buf, starts, self._unit_of_bucket[buckets])
+        return out
+
+    @staticmethod
+    def _groups(keys: Mapping[str, _KindKeys]) -> dict[int, dict[str, np.ndarray]]:
+        """Unit -> kind -> positions of that kind's keys in that unit."""
+        groups: dict[int, dict[str, np.ndarray]] = {}
+        for kind, kk in keys.items():
+            if not len(kk.units):
+                continue
+            if not kk.units.any():
+                groups.setdefault(0, {})[kind] = np.arange(len(kk.units))
+                continue
+            order = np.argsort(kk.units, kind="stable")
+            bounds = np.flatnonzero(np.diff(kk.units[order])) + 1
+            for part in np.split(order, bounds):
+                groups.setdefault(int(kk.units[part[0]]), {})[kind] = part
+        return groups
+
+    def _read(self, requests: Mapping[str, Interned]) -> ReadSession:
+        keys = self._keys(requests)
+        groups = self._groups(keys)
+        payloads: dict[int, tuple[list[bytes], int]] = {}
+        for unit, by_kind in groups.items():
+            blob = b"".join(
+                _gather(keys[kind].buf, keys[kind].starts, idx).tobytes()
+                for kind, idx in by_kind.items()
+            )
+            n = sum(len(idx) for idx in by_kind.values())
+            chunks, count = payloads.setdefault(int(self._conn_of_unit[unit]), ([], 0))
+            if self.optimistic:
+                chunks += [_header(b"WATCH", n), blob]
+            chunks += [_header(b"MGET", n), blob]
+            payloads[int(self._conn_of_unit[unit])] = (chunks, count + 1 + self.optimistic)
+        replies = self._exchange(payloads, "read")
+        cursor = {conn: 0 for conn in replies}
+        values: dict[str, list] = {}
+        single = len(groups) == 1
+        if not single:
+            arrays = {kind: np.full(len(requests[kind].ids), None, dtype=object) for kind in keys}
+        for unit, by_kind in groups.items():
+            conn = int(self._conn_of_unit[unit])
+            got = replies[conn][cursor[conn] : cursor[conn] + 1 + self.optimistic]
+            cursor[conn] += 1 + self.optimistic
+            for reply in got:
+                if isinstance(reply, Exception):
+                    self.release_units(list(groups) if self.optimistic else [])
+                    raise StoreError(f"profile store {self.url}: read failed: {reply}")
+            mget = got[-1]
+            pos = 0
+            for kind, idx in by_kind.items():
+                part = mget[pos : pos + len(idx)]  # type: ignore[index]
+                pos += len(idx)
+                if single:
+                    values[kind] = part
+                else:
+                    column = np.empty(len(idx), dtype=object)
+                    column[:] = part
+                    arrays[kind][idx] = column
+        if not single:
+            values = {kind: column.tolist() for kind, column in arrays.items()}
+        context = f"profile store {self.url}"
+        records = {
+            kind: decode_records(kind, values.get(kind, []), context)
+            if len(requests[kind].ids)
+            else decode_records(kind, [], context)
+            for kind in keys
+        }
+        self.stats.reads += 1
+        watched = list(groups) if self.optimistic else []
+        return ReadSession(requests, records, _Token(keys, groups, watched))
+
+    # -- write --------------------------------------------------------------------------------
+
+    def write(
+        self,
+        session: ReadSession,
+        changed: Mapping[str, np.ndarray],
+        tx_refs: TxRefs | None = None,
+    ) -> None:
+        token: _Token = session.token  # type: ignore[assignment]
+        keys = token.keys
+        per_unit: dict[int, list[bytes]] = {}
+        counts: dict[int, int] = {}
+        for kind, mask in changed.items():
+            if kind not in keys or not mask.any():
+                continue
+            kk = keys[kind]
+            recs = session.records[kind]
+            raw = recs.view(np.uint8).reshape(len(recs), recs.dtype.itemsize)
+            idx_all = np.flatnonzero(mask)
+            units = kk.units[idx_all]
+            for unit in np.unique(units).tolist() if units.any() else [0]:
+                idx = idx_all[units == unit] if units.any() else idx_all
+                pairs = _gather_pairs(kk.buf, kk.starts, idx, raw).tobytes()
+                per_unit.setdefault(unit, []).extend([_header(b"MSET", 2 * len(idx)), pairs])
+                counts[unit] = counts.get(unit, 0) + 1
+            self.stats.records_written += len(idx_all)
+        if tx_refs is not None and len(tx_refs.rows):
+            self._ref_commands(tx_refs, per_unit, counts)
+        payloads: dict[int, tuple[list[bytes], int]] = {}
+        plan: dict[int, list[tuple[int, int]]] = {}  # conn -> (unit, replies) in send order
+        for unit in sorted(set(token.watched) | set(per_unit)):
+            conn = int(self._conn_of_unit[unit])
+            chunks, count = payloads.setdefault(conn, ([], 0))
+            if unit in per_unit:
+                chunks += [_MULTI, *per_unit[unit], _EXEC]
+                n = counts[unit] + 2
+            else:
+                chunks.append(_UNWATCH)
+                n = 1
+            payloads[conn] = (chunks, count + n)
+            plan.setdefault(conn, []).append((unit, n))
+        token.watched = []
+        if not payloads:
+            return
+        try:
+            replies = self._exchange(payloads, "write")
+        except _TopologyChanged as exc:
+            nothing = {kind: np.zeros(len(m), dtype=bool) for kind, m in changed.items()}
+            raise WriteConflict(nothing) from exc
+        aborted: list[int] = []
+        for conn, items in plan.items():
+            pos = 0
+            for unit, n in items:
+                got = replies[conn][pos : pos + n]
+                pos += n
+                if unit not in per_unit:
+                    continue
+                result = got[-1]
+                errors = [r for r in got if isinstance(r, Exception)]
+                if isinstance(result, list):
+                    errors += [r for r in result if isinstance(r, Exception)]
+                if errors:
+                    raise StoreError(f"profile store {self.url}: write refused: {errors[0]}")
+                if result is None:
+                    aborted.append(unit)
+        self.stats.writes += 1
+        if aborted:
+            self.stats.conflicts += 1
+            committed = {}
+            for kind, mask in changed.items():
+                ok = mask.copy()
+                if kind in keys:
+                    ok &= ~np.isin(keys[kind].units, aborted)
+                committed[kind] = ok
+            raise WriteConflict(committed)
+
+    def _ref_commands(
+        self, refs: TxRefs, per_unit: dict[int, list[bytes]], counts: dict[int, int]
+    ) -> None:
+        rows = refs.rows
+        buckets = self._buckets(refs.tx.row_hash[rows])
+        weeks = refs.ts[rows] // _WEEK_MS
+        order = np.lexsort((weeks, buckets))
+        b_sorted, w_sorted = buckets[order], weeks[order]
+        cut = np.flatnonzero((np.diff(b_sorted) != 0) | (np.diff(w_sorted) != 0)) + 1
+        ttl = str(self.label_horizon_ms).encode()
+        for part in np.split(order, cut):
+            if not len(part):
+                continue
+            b, week = int(buckets[part[0]]), int(weeks[part[0]])
+            unit = int(self._unit_of_bucket[b])
+            key = self._ref_key(b, week)
+            pairs = _ref_pairs(
+                rows[part],
+                refs.tx.data,
+                refs.tx.offsets,
+                refs.merchant.data,
+                refs.merchant.offsets,
+                refs.device.data,
+                refs.device.offsets,
+            ).tobytes()
+            per_unit.setdefault(unit, []).extend(
+                [
+                    _header(b"HSET", 1 + 2 * len(part)),
+                    _bulk(key),
+                    pairs,
+                    _header(b"PEXPIRE", 2),
+                    _bulk(key),
+                    _bulk(ttl),
+                ]
+            )
+            counts[unit] = counts.get(unit, 0) + 2
+
+    def _ref_key(self, bucket: int, week: int) -> bytes:
+        return f"{self.prefix}:{{{bucket}}}:t:{week}".encode()
+
+    def release(self, session: ReadSession) -> None:
+        token = session.token
+        if isinstance(token, _Token) and token.watched:
+            self.release_units(token.watched)
+            token.watched = []
+
+    def release_units(self, units: Sequence[int]) -> None:
+        """UNWATCH (best effort: a broken connection is simply dropped)."""
+        conns = sorted({int(self._conn_of_unit[u]) for u in units})
+        if not conns:
+            return
+        with contextlib.suppress(StoreError, _TopologyChanged):
+            self._exchange({c: ([_UNWATCH], 1) for c in conns}, "release")
+
+    # -- labels -------------------------------------------------------------------------------
+
+    def find_tx_refs(self, tx: Interned, label_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = len(tx.row_hash)
+        merchants = np.full(n, None, dtype=object)
+        devices = np.full(n, None, dtype=object)
+        rows = np.flatnonzero(tx.codes >= 0)
+        if not len(rows):
+            return merchants, devices
+        buckets = self._buckets(tx.row_hash)
+        hi = np.asarray(label_time, dtype=np.int64) // _WEEK_MS
+        lo = (np.asarray(label_time, dtype=np.int64) - self.label_horizon_ms) // _WEEK_MS
+        raw = tx.data.tobytes()
+        fields = [raw[tx.offsets[r] : tx.offsets[r + 1]] for r in range(n)]
+        asks: dict[int, list[tuple[list[int], bytes]]] = {}
+        for b in np.unique(buckets[rows]).tolist():
+            mine = rows[buckets[rows] == b]
+            for week in range(int(lo[mine].min()), int(hi[mine].max()) + 1):
+                want = mine[(lo[mine] <= week) & (hi[mine] >= week)]
+                if len(want):
+                    conn = self._conn_of_bucket(b)
+                    asks.setdefault(conn, []).append((want.tolist(), self._ref_key(b, week)))
+        payloads = {}
+        for conn, items in asks.items():
+            chunks = []
+            for want, key in items:
+                chunks.append(_header(b"HMGET", 1 + len(want)) + _bulk(key))
+                chunks.extend(_bulk(fields[r]) for r in want)
+            payloads[conn] = (chunks, len(items))
+        try:
+            replies = self._exchange(payloads, "label lookup")
+        except _TopologyChanged:
+            replies = self._exchange(payloads, "label lookup")
+        for conn, items in asks.items():
+            for (want, _), got in zip(items, replies[conn], strict=True):
+                if isinstance(got, Exception):
+                    raise StoreError(f"profile store {self.url}: label lookup failed: {got}")
+                for r, value in zip(want, got, strict=True):
+                    if value is None:
+                        continue
+                    merchant, _, device = value.partition(b"\x1f")
+                    merchants[r] = merchant.decode() if merchant else None
+                    devices[r] = device.decode() if device else None
+        return merchants, devices
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Delete every profile and reference under this store's prefix (tests, benchmarks)."""
+        hosts = {(c.host, c.port) for c in self._conns}
+        for host, port in hosts:
+            client = redis.Redis(host=host, port=port, db=self.db)
+            try:
+                keys = [
+                    key
+                    for key in client.scan_iter(match=f"{self.prefix}:*", count=1000)
+                    if not key.endswith(b":meta")
+                ]
+                for key in keys:
+                    client.delete(key)
+            finally:
+                client.close()
+
+
+class _TopologyChanged(Exception):
+    """A cluster slot moved (MOVED/ASK): the slot map was reloaded; retry the batch."""
