@@ -10,7 +10,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -104,14 +103,36 @@ def _print_summary(console: Console, summary: RunSummary, data: Path, results: P
 
 
 def _print_example_task(console: Console, results: Path) -> None:
-    with open(results / "sms_tasks.jsonl", "rb") as handle:
-        first = handle.readline()
-    if first:
-        task = orjson.loads(first)
+    """The SMS tasks the run created, two of its texts, and what a customer's NO changes."""
+    from riskstream.alerts.showcase import example_reply, task_overview
+
+    overview = task_overview(results)
+    if not overview.tasks:
+        console.print("SMS: no challenged transaction, no SMS task")
+        return
+    states = ", ".join(f"{name} {count:,}" for name, count in overview.states.most_common())
+    languages = ", ".join(f"{lang} {n:,}" for lang, n in overview.languages.most_common())
+    console.print(
+        f"SMS: {overview.tasks:,} tasks, {overview.sms:,} SMS sent ({languages}), "
+        f"{overview.joined:,} joined an open task inside the cooldown; states: {states}"
+    )
+    for sms in overview.examples:
+        console.print(f"  SMS to {sms['to']} ({sms['language']}): {sms['text']}", markup=False)
+    reply = example_reply(results, results.parent / "sms-live")
+    if reply is None:
+        return
+    if reply.restored:
         console.print(
-            f"example SMS task: {task['task_id']} asks customer {task['customer_id']} to confirm "
-            f"{task['amount']:,.2f} {task['currency']} (state {task['state']})"
+            f"a customer answers NO (the replay ended after this task expired, so it is "
+            f"restored as it was 90 s after its SMS went out, into {reply.store}):"
         )
+    console.print("  $ " + " ".join(reply.command), markup=False)
+    for line in reply.lines:
+        console.print("  " + line, markup=False)
+    console.print(
+        f"  labels: {reply.store}/sms_labels.jsonl (feed back with --labels); "
+        f"deny list: {reply.store}/card_blocks.jsonl"
+    )
 
 
 if __name__ == "__main__":
