@@ -30,13 +30,14 @@ def main(log_level: str) -> None:
 
 def _register() -> None:
     """Attach the commands that each sub-package owns (kept here so `--help` lists them all)."""
+    from riskstream.alerts.cli import sms
+    from riskstream.features.cli import features, profile
     from riskstream.rules.cli import rules
     from riskstream.simulate.cli import simulate
     from riskstream.stream.cli import run
 
-    main.add_command(run)
-    main.add_command(simulate)
-    main.add_command(rules)
+    for command in (run, simulate, rules, features, profile, sms):
+        main.add_command(command)
 
 
 _register()
