@@ -123,7 +123,7 @@ async def _apply(
     manager = app[_MANAGER]
     now = manager.clock()
     try:
-        at = parse_time(obj["at"]) if obj.get("at") is not None else now
+        at = parse_time(obj["at"]) if obj.get("at") is not None else manager.now()
     except (AlertError, TypeError):
         return _error(400, "at must be an ISO 8601 time")
     event_ttl = 7 * 86_400_000
@@ -233,13 +233,13 @@ def sweeper(
     interval_s: float = 1.0,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` entry that expires due tasks, sends due SMS and flushes the store
-    every ``interval_s`` seconds, by the manager's clock (``riskstream sms serve``)."""
+    every ``interval_s`` seconds, at `SmsTaskManager.now` (``riskstream sms serve``)."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
         manager = app[_MANAGER]
 
         def tick() -> None:
-            now = manager.clock()
+            now = manager.now()  # the clock; the watermark of an event-time store
             manager.expire_due(now)
             manager.dispatch(now)
             manager.store.flush()
