@@ -85,9 +85,9 @@ def _chain_kernel(src, starts, out, seq0, prev, ctx):
         if b - a < 3 or src[b - 1] != 10 or src[b - 2] != 125:
             return -1 - i
         line_start = pos
-        for j in range(a, b - 2):
-            out[pos] = src[j]
-            pos += 1
+        body = b - 2 - a
+        out[pos : pos + body] = src[a : b - 2]
+        pos += body
         empty = src[b - 3] == 123  # "{}": no comma before the first key
         for j in range(1 if empty else 0, _K_SEQ.shape[0]):
             out[pos] = _K_SEQ[j]
@@ -257,15 +257,22 @@ def _verify_python(
 
 
 def chain_block(
-    src: np.ndarray, starts: np.ndarray, seq0: int, prev: np.ndarray, native: bool | None = None
+    src: np.ndarray,
+    starts: np.ndarray,
+    seq0: int,
+    prev: np.ndarray,
+    native: bool | None = None,
+    scratch: np.ndarray | None = None,
 ) -> np.ndarray:
     """Chain the lines ``src[starts[i]:starts[i+1]]``; returns the chained bytes (uint8).
 
     ``prev`` (uint8, 32) is the hash of the record before the first one (the anchor for a
-    new file); it is updated in place to the hash of the last record written.
+    new file); it is updated in place to the hash of the last record written. The result is
+    written into ``scratch`` when it is large enough (fresh memory costs page faults).
     """
     n = len(starts) - 1
-    out = np.empty(int(starts[-1] - starts[0]) + n * GROWTH, dtype=np.uint8)
+    size = int(starts[-1] - starts[0]) + n * GROWTH
+    out = scratch if scratch is not None and len(scratch) >= size else np.empty(size, np.uint8)
     use_native = NATIVE if native is None else native
     if use_native:
         used = _chain_kernel(src, starts, out, seq0, prev, np.zeros(_CTX_BYTES, np.uint8))

@@ -44,7 +44,7 @@ import numpy as np
 import orjson
 
 from riskstream.errors import ReplayError
-from riskstream.replay._chain import chain_block, hash_lines, verify_block
+from riskstream.replay._chain import GROWTH, chain_block, hash_lines, verify_block
 
 __all__ = [
     "AUDIT_FORMAT",
@@ -112,6 +112,7 @@ class ChainedWriter:
         self.first_seq = first_seq
         self.records = 0
         self._prev = _anchor_bytes(anchor)
+        self._scratch = np.empty(0, dtype=np.uint8)  # reused: fresh memory costs page faults
         self._write_sidecar(closed=False)
 
     @classmethod
@@ -134,7 +135,12 @@ class ChainedWriter:
         n = len(starts) - 1
         if n <= 0:
             return
-        out = chain_block(buf, starts, self.first_seq + self.records, self._prev)
+        size = len(buf) + n * GROWTH
+        if len(self._scratch) < size:
+            self._scratch = np.empty(max(size, 2 * len(self._scratch)), dtype=np.uint8)
+        out = chain_block(
+            buf, starts, self.first_seq + self.records, self._prev, scratch=self._scratch
+        )
         self.handle.write(memoryview(out))
         self.records += n
 
