@@ -1,0 +1,198 @@
+"""What the worker emitted for each input record not yet committed, kept for re-emission.
+
+At-least-once delivery replays the records after the last committed offset when a worker dies.
+The profile watermarks (`riskstream.features.stage.FeatureStage.last_replayed`) tell which of
+those transactions were already applied; for them the worker re-emits, byte for byte, the
+decision (and alert and SMS task) it produced the first time, found here by topic, partition
+and offset. Entries are written *before* the outputs are produced and trimmed once the offsets
+they belong to are committed, so the store holds about one commit interval of outputs per
+partition, whatever the traffic.
+
+Layout: one hash per input partition (``{prefix}:out:{group}:{topic}:{partition}``), one field
+per micro-batch (``first-last`` offsets), its value the packed rows of that batch; a replay
+reads the field names and fetches only the batches that cover the replayed offsets. Written
+with one ``HSET`` per partition per batch (plus ``EXPIRE``, so the hash of a partition that
+moved away ages out), read only when a replay happens.
+
+`open_emitted_store` picks the implementation from a URL: ``memory://`` (in-process: survives
+nothing, for tests and the embedded default), ``redis://...`` or ``redis+cluster://...``.
+
+Examples
+--------
+>>> store = MemoryEmittedStore()
+>>> store.put("tx", 0, {5: b'{"a":1}', 6: b'{"a":2}'})
+>>> store.get("tx", 0, [6, 7])
+{6: b'{"a":2}'}
+>>> store.trim("tx", 0, 7); store.get("tx", 0, [5, 6])
+{}
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
+
+import redis
+from redis.cluster import RedisCluster
+
+from riskstream.errors import ConfigError, StoreError
+
+__all__ = ["EmittedStore", "MemoryEmittedStore", "RedisEmittedStore", "open_emitted_store"]
+
+_ROW = b"\x1e"
+_OFF = b"\x1d"
+
+
+def _pack(rows: Mapping[int, bytes]) -> bytes:
+    return _ROW.join(b"%d%s%s" % (offset, _OFF, blob) for offset, blob in rows.items())
+
+
+def _unpack(value: bytes) -> dict[int, bytes]:
+    out = {}
+    for row in value.split(_ROW):
+        offset, _, blob = row.partition(_OFF)
+        out[int(offset)] = blob
+    return out
+
+
+class EmittedStore(abc.ABC):
+    """Outputs per (topic, partition, offset); see the module docstring."""
+
+    url: str = ""
+
+    @abc.abstractmethod
+    def put(self, topic: str, partition: int, rows: Mapping[int, bytes]) -> None:
+        """Remember ``rows`` (offset -> packed outputs) of one batch of one partition."""
+
+    @abc.abstractmethod
+    def get(self, topic: str, partition: int, offsets: Sequence[int]) -> dict[int, bytes]:
+        """The stored outputs of those ``offsets`` that have any."""
+
+    @abc.abstractmethod
+    def trim(self, topic: str, partition: int, below: int) -> None:
+        """Forget the batches whose offsets are all below ``below`` (committed)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+class MemoryEmittedStore(EmittedStore):
+    """In-process store: batches per partition in a dict (lost with the process)."""
+
+    url = "memory://"
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, int], dict[tuple[int, int], dict[int, bytes]]] = {}
+
+    def put(self, topic: str, partition: int, rows: Mapping[int, bytes]) -> None:
+        if rows:
+            batches = self._parts.setdefault((topic, partition), {})
+            batches[(min(rows), max(rows))] = dict(rows)
+
+    def get(self, topic: str, partition: int, offsets: Sequence[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        for rows in self._parts.get((topic, partition), {}).values():
+            out.update({o: rows[o] for o in offsets if o in rows})
+        return out
+
+    def trim(self, topic: str, partition: int, below: int) -> None:
+        batches = self._parts.get((topic, partition), {})
+        for span in [s for s in batches if s[1] < below]:
+            del batches[span]
+
+
+class RedisEmittedStore(EmittedStore):
+    """The store in one Redis or a Redis Cluster (each partition's hash is one key).
+
+    Parameters
+    ----------
+    client
+        A ``redis.Redis`` or ``redis.cluster.RedisCluster`` client.
+    prefix
+        Key prefix, ``{prefix}:out:{group}:...``.
+    group
+        The consumer group (workers of one group share entries).
+    ttl_s
+        Expiry of a partition's hash after its last write (a partition that moved away).
+    """
+
+    def __init__(
+        self, client: redis.Redis | RedisCluster, prefix: str, group: str, ttl_s: int, url: str = ""
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.group = group
+        self.ttl_s = ttl_s
+        self.url = url
+        self._spans: dict[tuple[str, int], list[tuple[int, int]]] = {}
+
+    def _key(self, topic: str, partition: int) -> str:
+        return f"{self.prefix}:out:{self.group}:{topic}:{partition}"
+
+    def put(self, topic: str, partition: int, rows: Mapping[int, bytes]) -> None:
+        if not rows:
+            return
+        span = (min(rows), max(rows))
+        key = self._key(topic, partition)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hset(key, b"%d-%d" % span, _pack(rows))
+            pipe.expire(key, self.ttl_s)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"emitted-output store {self.url}: write failed: {exc}") from exc
+        self._spans.setdefault((topic, partition), []).append(span)
+
+    def get(self, topic: str, partition: int, offsets: Sequence[int]) -> dict[int, bytes]:
+        if not offsets:
+            return {}
+        key = self._key(topic, partition)
+        lo, hi = min(offsets), max(offsets)
+        try:
+            fields = [
+                f
+                for f in self.client.hkeys(key)
+                if int(f.split(b"-")[1]) >= lo and int(f.split(b"-")[0]) <= hi
+            ]
+            values = self.client.hmget(key, fields) if fields else []
+        except redis.RedisError as exc:
+            raise StoreError(f"emitted-output store {self.url}: read failed: {exc}") from exc
+        wanted = set(offsets)
+        out: dict[int, bytes] = {}
+        for value in values:
+            if value is not None:
+                out.update({o: b for o, b in _unpack(value).items() if o in wanted})
+        return out
+
+    def trim(self, topic: str, partition: int, below: int) -> None:
+        spans = self._spans.get((topic, partition))
+        if not spans:
+            return
+        done = [s for s in spans if s[1] < below]
+        if not done:
+            return
+        try:
+            self.client.hdel(self._key(topic, partition), *(b"%d-%d" % s for s in done))
+        except redis.RedisError as exc:
+            raise StoreError(f"emitted-output store {self.url}: trim failed: {exc}") from exc
+        self._spans[(topic, partition)] = [s for s in spans if s[1] >= below]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_emitted_store(
+    url: str, prefix: str = "rs", group: str = "riskstream", ttl_s: int = 7 * 86_400
+) -> EmittedStore:
+    """The store a URL names: ``memory://``, ``redis://host:port/db``, ``redis+cluster://...``."""
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        return MemoryEmittedStore()
+    if scheme in ("redis", "rediss"):
+        client = redis.Redis.from_url(url, socket_timeout=5.0)
+    elif scheme == "redis+cluster":
+        client = RedisCluster.from_url(url.replace("redis+cluster://", "redis://", 1))
+    else:
+        raise ConfigError(f"worker: unknown emitted-output store URL {url!r}")
+    return RedisEmittedStore(client, prefix, group, ttl_s, url)

@@ -1,0 +1,336 @@
+"""The faust-streaming app of ``riskstream worker``: topics, three agents, web pages, a checkpoint.
+
+`create_app(config, brokers)` builds a fresh app (nothing at module level): the ``score``
+agent takes micro-batches of raw transaction records (``stream.take_events`` with a bounded
+wait) and hands them to `riskstream.stream.worker.WorkerCore`; the ``labels`` and
+``sms_replies`` agents feed labels to the Engine. ``/metrics``, ``/healthz`` and ``/readyz``
+are served on the faust web port.
+
+The checkpoint (quix-streams style): for each micro-batch, profiles are written (inside
+`Engine.score`) and the outputs stored, then every output record is produced and its delivery
+awaited (acks from all in-sync replicas); only then does the agent ask for the next batch,
+which is when faust acks the batch's events; faust commits acked offsets every
+``commit_interval_s`` and on rebalance and shutdown. A batch cancelled half-way (shutdown)
+first finishes producing. An exception in an agent is logged with its traceback and the process
+exits at once with status 70 without committing anything further: the batch comes again,
+elsewhere or after a restart, exactly as after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from faust.sensors import Monitor
+from faust.types import TP
+
+from riskstream.stream.emitted import open_emitted_store
+from riskstream.stream.kafka_tools import ensure_topics, topic_partitions
+from riskstream.stream.metrics import WorkerMetrics
+from riskstream.stream.worker import InRecord, Outputs, WorkerCore, WorkerEngine, WorkerSettings
+
+__all__ = ["EXIT_AGENT_FAILED", "BatchProducer", "WorkerRuntime", "create_app", "prepare_topics"]
+
+log = logging.getLogger("riskstream.worker")
+
+EXIT_AGENT_FAILED = 70
+"""Exit status of a worker whose agent failed (EX_SOFTWARE)."""
+
+
+class BatchProducer:
+    """Produces `Outputs` with aiokafka's batch API and waits until every batch is acknowledged.
+
+    One ``BatchBuilder`` per topic and partition (records appended in order, the partition
+    chosen by the worker), ``acks=all`` and idempotence on, so a retried batch is neither
+    duplicated nor reordered by the broker.
+    """
+
+    def __init__(self, brokers: str, linger_ms: int = 0) -> None:
+        self.brokers = brokers
+        self.linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
+        self.started = False
+
+    async def start(self) -> None:
+        if not self.started:
+            self._producer = AIOKafkaProducer(  # created on the running loop
+                bootstrap_servers=self.brokers,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=self.linger_ms,
+                max_batch_size=1 << 20,
+                max_request_size=8 << 20,
+            )
+            await self._producer.start()
+            self.started = True
+
+    async def stop(self) -> None:
+        if self.started and self._producer is not None:
+            self.started = False
+            await self._producer.stop()
+
+    async def send(self, outputs: Outputs) -> None:
+        """Send every record of ``outputs``; returns once all are acknowledged (or raises)."""
+        await self.start()
+        producer = self._producer
+        assert producer is not None
+        pending: list[asyncio.Future] = []
+        for topic, partitions in outputs.by_topic.items():
+            for partition, records in partitions.items():
+                batch = producer.create_batch()
+                for key, value in records:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        pending.append(await producer.send_batch(batch, topic, partition=partition))
+                        batch = producer.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)
+                pending.append(await producer.send_batch(batch, topic, partition=partition))
+        if pending:
+            await asyncio.gather(*pending)
+
+
+class WorkerRuntime:
+    """What the agents share: the core, the producer, metrics and health state."""
+
+    def __init__(self, core: WorkerCore, producer: BatchProducer, metrics: WorkerMetrics) -> None:
+        self.core = core
+        self.producer = producer
+        self.metrics = metrics
+        self.assigned = False
+        self.stopping = False
+        self.failed: str | None = None
+        self.app: faust.App | None = None
+
+    async def checkpoint(self, events: Sequence[Any]) -> None:
+        """Process one micro-batch of transaction events, produce, and return (see the doc)."""
+        ingest_ns = time.monotonic_ns()
+        records = [_record(e) for e in events]
+        try:
+            outputs = self.core.process(records, ingest_ns)
+            await self._produce(outputs, ingest_ns)
+            self._observe_lag(records)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the one handler at the stream boundary: crash loudly
+            self.fail(exc)
+
+    async def side_input(self, events: Sequence[Any], kind: str) -> None:
+        """Labels or SMS replies: queued for the Engine; bad records become dead letters."""
+        records = [_record(e) for e in events]
+        try:
+            out = Outputs()
+            if kind == "labels":
+                self.core.add_labels(records, out)
+            else:
+                self.core.add_sms_replies(records, out)
+            if len(out):
+                await self._produce(out, time.monotonic_ns())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.fail(exc)
+
+    async def _produce(self, outputs: Outputs, ingest_ns: int) -> None:
+        t0 = time.perf_counter()
+        task = asyncio.ensure_future(self.producer.send(outputs))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task  # a shutdown waits for this batch's records before its offsets are acked
+            raise
+        done = time.perf_counter()
+        self.metrics.stage.labels(stage="produce").observe(done - t0)
+        now_ms = time.time() * 1000.0
+        worker_s = (time.monotonic_ns() - ingest_ns) / 1e9
+        if outputs.ingest_ms:
+            latency = self.metrics.latency
+            for ms in outputs.ingest_ms[:: max(1, len(outputs.ingest_ms) // 64)]:
+                latency.observe(max(0.0, (now_ms - ms) / 1000.0))
+            self.metrics.worker_latency.observe(worker_s)
+
+    def _observe_lag(self, records: Sequence[InRecord]) -> None:
+        if self.app is None:
+            return
+        last: dict[tuple[str, int], int] = {}
+        for r in records:
+            last[(r.topic, r.partition)] = r.offset
+        consumer = self.app.consumer
+        for (topic, partition), offset in last.items():
+            try:
+                high = consumer.highwater(TP(topic, partition))
+            except Exception:
+                continue
+            if high is not None:
+                self.metrics.lag.labels(topic=topic, partition=str(partition)).set(
+                    max(0, high - offset - 1)
+                )
+
+    def fail(self, exc: BaseException) -> None:
+        """Log the failure with its traceback and exit now (status 70), committing nothing."""
+        self.failed = repr(exc)
+        log.critical(
+            "agent failed; exiting without committing (the batch will be processed again)",
+            exc_info=exc,
+            extra={"error": repr(exc)},
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_AGENT_FAILED)
+
+    @property
+    def ready(self) -> bool:
+        return self.assigned and self.failed is None and not self.stopping
+
+
+def _record(event: Any) -> InRecord:
+    m = event.message
+    return InRecord(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
+
+
+async def prepare_topics(brokers: str, settings: WorkerSettings) -> dict[str, int]:
+    """Create the missing topics; returns the partition count of each output topic."""
+    await ensure_topics(
+        brokers, {t: settings.partitions for t in settings.all_topics}, settings.replication
+    )
+    return await topic_partitions(brokers, settings.output_topics)
+
+
+def create_app(
+    config: Mapping[str, Any],
+    brokers: str,
+    output_partitions: Mapping[str, int] | None = None,
+) -> faust.App:
+    """A faust app for ``config`` on ``brokers`` (``host:port[,host:port]``).
+
+    ``output_partitions`` (topic -> partitions, from `prepare_topics`) lets outputs go to the
+    partition of the input's number; without it they keep the input partition number.
+    """
+    settings = WorkerSettings.from_config(config)
+    metrics = WorkerMetrics()
+    features = config.get("features") or {}
+    store_url = settings.emitted_store or str(features.get("store") or "memory://")
+    emitted = open_emitted_store(
+        store_url, str(features.get("key_prefix", "rs")), settings.app_id, settings.emitted_ttl_s
+    )
+    core = WorkerCore(WorkerEngine(config), settings, emitted, metrics)
+    core.partitions.update(output_partitions or {})
+    runtime = WorkerRuntime(core, BatchProducer(brokers), metrics)
+
+    class TrimmingMonitor(Monitor):
+        """faust's monitor, plus: committed offsets release the stored outputs below them."""
+
+        def on_tp_commit(self, tp_offsets: Mapping[Any, int]) -> None:
+            super().on_tp_commit(tp_offsets)
+            for tp, offset in tp_offsets.items():
+                if tp.topic == settings.transactions:
+                    try:
+                        core.trim(tp.topic, tp.partition, offset)
+                    except Exception as exc:
+                        log.warning("trimming stored outputs failed: %r", exc)
+
+    app = faust.App(
+        settings.app_id,
+        broker=",".join(f"kafka://{b}" for b in brokers.split(",")),
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        datadir=settings.data_dir or tempfile.mkdtemp(prefix="riskstream-worker-"),
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_s,
+        broker_commit_every=1_000_000_000,  # commits follow the interval (and rebalances)
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        stream_buffer_maxsize=max(4096, 2 * settings.batch_size),
+        producer_acks=-1,
+        Monitor=TrimmingMonitor,
+    )
+    runtime.app = app
+    app.riskstream = runtime  # type: ignore[attr-defined] - tests and the CLI reach it here
+    raw = {"value_serializer": "raw", "key_serializer": "raw"}
+    transactions = app.topic(settings.transactions, **raw)
+    labels = app.topic(settings.labels, **raw)
+    replies = app.topic(settings.sms_replies, **raw)
+    within = settings.max_wait_ms / 1000.0
+
+    @app.agent(transactions, name="score", concurrency=1)
+    async def score(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_size, within=within):
+            await runtime.checkpoint(events)
+
+    @app.agent(labels, name="labels", concurrency=1)
+    async def label_agent(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(1000, within=0.05):
+            await runtime.side_input(events, "labels")
+
+    @app.agent(replies, name="sms_replies", concurrency=1)
+    async def reply_agent(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(1000, within=0.05):
+            await runtime.side_input(events, "sms")
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        body, content_type = metrics.exposition()
+        plain = "; ".join(p for p in content_type.split("; ") if not p.startswith("charset"))
+        return web.bytes(body, content_type=plain)  # aiohttp takes no charset here
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        ok = runtime.failed is None
+        return web.json({"status": "ok" if ok else "failed"}, status=200 if ok else 500)
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = runtime.ready and not app.rebalancing
+        metrics.ready.set(1 if ready else 0)
+        body = {"ready": ready, "partitions": len(app.consumer.assignment()) if ready else 0}
+        return web.json(body, status=200 if ready else 503)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
+        runtime.assigned = True
+        log.info("partitions assigned", extra={"partitions": sorted(str(tp) for tp in assigned)})
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(app: faust.App, **kwargs: Any) -> None:
+        runtime.stopping = True
+        await runtime.producer.stop()  # after the consumer drained and committed
+        core.emitted.close()
+        core.engine.features.close()
+        log.info("worker stopped")
+
+    return app
+
+
+def run_worker(config: Mapping[str, Any], brokers: str, loglevel: str = "info") -> None:
+    """Create the topics, build the app and run it until SIGTERM/SIGINT (or an agent fails)."""
+    from riskstream.stream.jsonlog import logging_config
+
+    settings = WorkerSettings.from_config(config)
+    loop = asyncio.new_event_loop()  # faust runs on this loop afterwards
+    asyncio.set_event_loop(loop)
+    partitions = loop.run_until_complete(prepare_topics(brokers, settings))
+    app = create_app(config, brokers, partitions)
+    worker = faust.Worker(
+        app,
+        loglevel=loglevel,
+        logging_config=logging_config(loglevel),
+        redirect_stdouts=False,
+        quiet=True,
+        loop=loop,
+    )
+    worker.execute_from_commandline()
