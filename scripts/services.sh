@@ -24,6 +24,7 @@ run() { "$PY" -m riskstream.stream.localservices "$@"; }
 case "${1:-}" in
   deps)
     run deps
+    bash scripts/install_chromium.sh  # headless Chromium for the replay report test
     ;;
   start)
     run start --dir "$SERVICES_DIR" --redis-port "${REDIS_PORT:-6379}" \

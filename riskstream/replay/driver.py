@@ -13,6 +13,7 @@ rule-set comparison on the way.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -28,7 +29,7 @@ import orjson
 from riskstream.alerts.embedded import RunAlerts
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.decisions import DECISION_NAMES
-from riskstream.engine import DecisionBatch, Engine
+from riskstream.engine import DecisionBatch, Engine, ScoreResult
 from riskstream.errors import InputError, ReplayError
 from riskstream.replay._format import format_decisions, scratch_size
 from riskstream.replay.audit import ChainedWriter
@@ -38,7 +39,7 @@ from riskstream.rules import RuleSet
 from riskstream.stream.embedded import RunSummary
 from riskstream.stream.records import dead_letter_lines
 
-__all__ = ["DecisionSink", "ReplaySummary", "replay_history"]
+__all__ = ["DecisionSink", "ReplaySummary", "replay_history", "score_in_label_order"]
 
 
 @dataclass
@@ -169,7 +170,7 @@ def replay_history(
                     break
                 summary.batch_size = max(summary.batch_size, len(batch))
                 batch.ingest_ns = time.monotonic_ns()
-                result = engine.score(batch)
+                result = score_in_label_order(engine, batch)
                 t2 = time.perf_counter()
                 stages["engine"] += t2 - t1
                 old = tee.take() if tee is not None else []
@@ -215,6 +216,31 @@ def replay_history(
         orjson.dumps(summary.to_json_dict(), option=orjson.OPT_INDENT_2)
     )
     return summary, comparison
+
+
+def score_in_label_order(engine: Engine, batch: TxBatch) -> ScoreResult:
+    """`Engine.score` on ``batch`` cut where labels become due, one call per part.
+
+    `Engine.score` cuts a batch at those points too, but it releases the labels of all its
+    parts before it scores the first one, so a label would reach the stages up to a batch
+    early; calling it once per part keeps every label invisible until its ``label_time``.
+    (Not needed once `Engine._label_segments` releases lazily, part by part.)
+    """
+    if engine.labels.pending == 0 or len(batch) == 0:
+        return engine.score(batch)
+    watermarks = np.maximum.accumulate(batch.timestamp)
+    due = engine.labels.count_due(watermarks)
+    cuts = (np.flatnonzero(np.diff(due)) + 1).tolist()
+    if not cuts:
+        return engine.score(batch)
+    decisions: list[DecisionBatch] = []
+    dead: list[DeadLetter] = []
+    for start, stop in itertools.pairwise([0, *cuts, len(batch)]):
+        part = batch.take(slice(start, stop))
+        result = engine.score(part)
+        decisions.extend(result.decisions)
+        dead.extend(result.dead_letters)
+    return ScoreResult(decisions, dead)
 
 
 def _count(db: DecisionBatch, summary: RunSummary) -> None:
