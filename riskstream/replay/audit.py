@@ -49,6 +49,7 @@ from riskstream.replay._chain import GROWTH, chain_block, hash_lines, verify_blo
 __all__ = [
     "AUDIT_FORMAT",
     "GENESIS_ANCHOR",
+    "Chain",
     "ChainedWriter",
     "VerifyResult",
     "read_sidecar",
@@ -81,6 +82,37 @@ def _starts(lines: list[bytes]) -> np.ndarray:
     starts = np.zeros(len(lines) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, lines), np.int64, len(lines)), out=starts[1:])
     return starts
+
+
+class Chain:
+    """The chain state without a file: links lines and remembers the head and the next seq.
+
+    For writers that do not own a file (a Kafka partition: keep ``head`` and ``seq`` with
+    the partition's checkpoint and start the next `Chain` from them).
+
+    >>> chain = Chain()
+    >>> [line[:21] for line in chain.link([b'{"a":1}\\n', b'{"a":2}\\n'])]
+    [b'{"a":1,"seq":0,"prev_', b'{"a":2,"seq":1,"prev_']
+    >>> chain.seq, len(chain.head)
+    (2, 64)
+    """
+
+    def __init__(self, anchor: str = GENESIS_ANCHOR, seq: int = 0) -> None:
+        self._prev = _anchor_bytes(anchor)
+        self.seq = seq
+
+    @property
+    def head(self) -> str:
+        return self._prev.tobytes().hex()
+
+    def link(self, lines: list[bytes]) -> list[bytes]:
+        """The lines (JSON objects ending with ``}\\n``) with ``seq`` and ``prev_hash``."""
+        if not lines:
+            return []
+        buf = np.frombuffer(b"".join(lines), dtype=np.uint8)
+        out = chain_block(buf, _starts(lines), self.seq, self._prev)
+        self.seq += len(lines)
+        return out.tobytes().splitlines(keepends=True)
 
 
 class ChainedWriter:

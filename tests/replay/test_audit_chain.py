@@ -158,3 +158,12 @@ def test_blank_and_foreign_lines_are_broken_lines(native: bool) -> None:
     for bad in (b"\n", b'{"tx_id":"t1"}\n'):
         buf = b"".join([lines[0], bad, *lines[1:]])
         assert verify_bytes(buf).line == 2
+
+
+def test_a_chain_without_a_file_links_like_the_writer() -> None:
+    from riskstream.replay.audit import Chain
+
+    chain = Chain()
+    lines = chain.link(_records(4)) + chain.link(_records(10)[4:])
+    assert b"".join(lines) == _chained(10) and chain.seq == 10
+    assert verify_bytes(b"".join(lines)).ok
