@@ -32,11 +32,15 @@ def _register() -> None:
     """Attach the commands that each sub-package owns (kept here so `--help` lists them all)."""
     from riskstream.alerts.cli import sms
     from riskstream.features.cli import features, profile
+    from riskstream.replay.cli import audit, replay
     from riskstream.rules.cli import rules
     from riskstream.simulate.cli import simulate
     from riskstream.stream.cli import run
+    from riskstream.stream.worker_cli import consume, produce, worker
 
-    for command in (run, simulate, rules, features, profile, sms):
+    for command in (
+        run, replay, worker, produce, consume, simulate, rules, features, profile, sms, audit,
+    ):  # fmt: skip
         main.add_command(command)
 
 
