@@ -65,6 +65,11 @@ class EmittedStore(abc.ABC):
     def put(self, topic: str, partition: int, rows: Mapping[int, bytes]) -> None:
         """Remember ``rows`` (offset -> packed outputs) of one batch of one partition."""
 
+    def put_many(self, batches: Mapping[tuple[str, int], Mapping[int, bytes]]) -> None:
+        """`put` for several partitions at once (one round trip in Redis)."""
+        for (topic, partition), rows in batches.items():
+            self.put(topic, partition, rows)
+
     @abc.abstractmethod
     def get(self, topic: str, partition: int, offsets: Sequence[int]) -> dict[int, bytes]:
         """The stored outputs of those ``offsets`` that have any."""
@@ -131,18 +136,23 @@ class RedisEmittedStore(EmittedStore):
         return f"{self.prefix}:out:{self.group}:{topic}:{partition}"
 
     def put(self, topic: str, partition: int, rows: Mapping[int, bytes]) -> None:
-        if not rows:
+        self.put_many({(topic, partition): rows})
+
+    def put_many(self, batches: Mapping[tuple[str, int], Mapping[int, bytes]]) -> None:
+        spans = {where: (min(rows), max(rows)) for where, rows in batches.items() if rows}
+        if not spans:
             return
-        span = (min(rows), max(rows))
-        key = self._key(topic, partition)
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.hset(key, b"%d-%d" % span, _pack(rows))
-            pipe.expire(key, self.ttl_s)
+            for (topic, partition), span in spans.items():
+                key = self._key(topic, partition)
+                pipe.hset(key, b"%d-%d" % span, _pack(batches[(topic, partition)]))
+                pipe.expire(key, self.ttl_s)
             pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"emitted-output store {self.url}: write failed: {exc}") from exc
-        self._spans.setdefault((topic, partition), []).append(span)
+        for where, span in spans.items():
+            self._spans.setdefault(where, []).append(span)
 
     def get(self, topic: str, partition: int, offsets: Sequence[int]) -> dict[int, bytes]:
         if not offsets:

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 from faust.sensors import Monitor
 from faust.types import TP
 
+from riskstream.errors import ConfigError
 from riskstream.stream.emitted import open_emitted_store
 from riskstream.stream.kafka_tools import ensure_topics, topic_partitions
 from riskstream.stream.metrics import WorkerMetrics
@@ -107,11 +108,15 @@ class WorkerRuntime:
         self.stopping = False
         self.failed: str | None = None
         self.app: faust.App | None = None
+        self.lag_source: Any = None  # the direct consumer, when it is the one reading
 
     async def checkpoint(self, events: Sequence[Any]) -> None:
         """Process one micro-batch of transaction events, produce, and return (see the doc)."""
+        await self.checkpoint_records([_record(e) for e in events])
+
+    async def checkpoint_records(self, records: Sequence[InRecord]) -> None:
+        """`checkpoint` on records already taken out of their events."""
         ingest_ns = time.monotonic_ns()
-        records = [_record(e) for e in events]
         try:
             outputs = self.core.process(records, ingest_ns)
             await self._produce(outputs, ingest_ns)
@@ -161,7 +166,7 @@ class WorkerRuntime:
         last: dict[tuple[str, int], int] = {}
         for r in records:
             last[(r.topic, r.partition)] = r.offset
-        consumer = self.app.consumer
+        consumer = self.lag_source or self.app.consumer
         for (topic, partition), offset in last.items():
             try:
                 high = consumer.highwater(TP(topic, partition))
@@ -188,6 +193,83 @@ class WorkerRuntime:
     @property
     def ready(self) -> bool:
         return self.assigned and self.failed is None and not self.stopping
+
+
+class DirectConsumer:
+    """``worker.consumer: direct``: the transactions topic read with aiokafka's batch fetch.
+
+    faust's per-event stream machinery costs ~50 us of CPU per record on the development
+    machine (see bench/RESULTS.md); here a micro-batch is whatever ``getmany`` returns within
+    ``max_wait_ms`` (up to ``batch_size``), so batches grow under load and shrink to one record
+    when traffic is thin. Same checkpoint: process, produce and await, then commit the batch's
+    offsets (consumer group ``{app_id}-tx``) and trim the stored outputs. A commit refused
+    because a rebalance moved the partition away is logged: the new owner replays the batch,
+    which the checkpoint makes harmless. Labels and SMS replies stay with faust's agents.
+    """
+
+    def __init__(self, runtime: WorkerRuntime, brokers: str, settings: WorkerSettings) -> None:
+        self.runtime = runtime
+        self.brokers = brokers
+        self.settings = settings
+        self.done = asyncio.Event()
+
+    async def run(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        s = self.settings
+        runtime = self.runtime
+        consumer = AIOKafkaConsumer(
+            s.transactions,
+            bootstrap_servers=self.brokers,
+            group_id=f"{s.app_id}-tx",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 << 20,
+            fetch_max_bytes=64 << 20,
+            session_timeout_ms=int(s.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
+        )
+        await consumer.start()
+        runtime.lag_source = consumer
+        runtime.assigned = True
+        wait_ms = max(1, int(s.max_wait_ms))
+        try:
+            while not runtime.stopping:
+                fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=s.batch_size)
+                if not fetched:
+                    continue
+                records = [
+                    InRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+                    for messages in fetched.values()
+                    for m in messages
+                ]
+                commit = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
+                task = asyncio.ensure_future(self._checkpoint(consumer, records, commit))
+                try:
+                    await asyncio.shield(task)
+                except asyncio.CancelledError:
+                    await task  # finish the batch (and its commit) before stopping
+                    raise
+        finally:
+            await consumer.stop()
+            self.done.set()
+
+    async def _checkpoint(
+        self, consumer: Any, records: Sequence[InRecord], commit: Mapping[Any, int]
+    ) -> None:
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        await self.runtime.checkpoint_records(records)
+        try:
+            await consumer.commit(dict(commit))
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("commit refused (rebalance); the batch will be replayed: %r", exc)
+            return
+        for tp, offset in commit.items():
+            try:
+                self.runtime.core.trim(tp.topic, tp.partition, offset)
+            except Exception as exc:
+                log.warning("trimming stored outputs failed: %r", exc)
 
 
 def _record(event: Any) -> InRecord:
@@ -267,10 +349,18 @@ def create_app(
     replies = app.topic(settings.sms_replies, **raw)
     within = settings.max_wait_ms / 1000.0
 
-    @app.agent(transactions, name="score", concurrency=1)
-    async def score(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=within):
-            await runtime.checkpoint(events)
+    if settings.consumer == "direct":
+        direct = DirectConsumer(runtime, brokers, settings)
+        app.task(direct.run)
+    elif settings.consumer == "faust":
+        direct = None
+
+        @app.agent(transactions, name="score", concurrency=1)
+        async def score(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(settings.batch_size, within=within):
+                await runtime.checkpoint(events)
+    else:
+        raise ConfigError(f"worker.consumer: {settings.consumer!r} is not faust or direct")
 
     @app.agent(labels, name="labels", concurrency=1)
     async def label_agent(stream: faust.StreamT) -> None:
@@ -308,7 +398,9 @@ def create_app(
     @app.on_before_shutdown.connect
     async def on_shutdown(app: faust.App, **kwargs: Any) -> None:
         runtime.stopping = True
-        await runtime.producer.stop()  # after the consumer drained and committed
+        if direct is not None:
+            await asyncio.wait_for(direct.done.wait(), settings.session_timeout_s)
+        await runtime.producer.stop()  # after the consumers drained and committed
         core.emitted.close()
         core.engine.features.close()
         log.info("worker stopped")

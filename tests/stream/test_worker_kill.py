@@ -72,14 +72,15 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     return (out / "transactions.jsonl").read_bytes().splitlines()
 
 
+@pytest.mark.parametrize("consumer", ["faust", "direct"])
 def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
-    kafka_bootstrap: str, redis_url: str, simulated: list[bytes], tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, simulated: list[bytes], tmp_path: Path, consumer: str
 ) -> None:
     started = time.monotonic()
     deadline = started + DEADLINE_S
     name = unique("kill")
     config = tmp_path / "worker.yaml"
-    settings = write_config(config, name, redis_url)
+    settings = write_config(config, name, redis_url, consumer=consumer)
     topics = settings["worker"]["topics"]
     lines = list(simulated)
     for k, bad in enumerate(BAD_LINES):  # spread the bad lines over the stream
@@ -169,7 +170,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     raws = {orjson.loads(v).get("raw", "").encode() for *_, v in dead}
     assert raws == set(BAD_LINES)
     print(
-        f"\nkill test: {valid} tx, {len(decisions)} decision records "
+        f"\nkill test ({consumer}): {valid} tx, {len(decisions)} decision records "
         f"({len(decisions) - valid} re-deliveries), A killed after {killed_at:.0f} records, "
         f"replays seen {replays:.0f}, {customers} customers, "
         f"{time.monotonic() - started:.0f} s"

@@ -1,0 +1,357 @@
+"""bench_worker: the streaming worker on a loopback Kafka broker and Redis, against plain faust.
+
+Starts a Kafka broker and a Redis server on loopback (riskstream.stream.localservices), a
+simulated bank's transactions, and then, each in a subprocess of its own:
+
+1. sustained rate: a backlog of transactions in the input topic, one worker started on it;
+   transactions/s measured between 10% and 90% of the backlog (worker's /metrics);
+2. latency: a steady stream at 50% and at 90% of that rate; end-to-end latency per
+   transaction = Kafka timestamp of its decision - Kafka timestamp of its input record
+   (both set by producers on this machine, milliseconds): p50, p99, p99.9;
+3. the framework's own cost: the same backlog through a plain faust agent that only decodes
+   (the Engine's decoder) and forwards the raw records, same take_events batching and same
+   batch producer; the ratio worker / plain agent.
+
+Steps 1-2 run for both transaction consumers (``worker.consumer: faust``, the agent with
+``stream.take_events``, and ``direct``, aiokafka's batch fetch inside the faust app).
+
+Usage: .venv/bin/python bench/bench_worker.py [--backlog 150000] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+import orjson
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from riskstream.stream.kafka_tools import ensure_topics, produce_lines  # noqa: E402
+from riskstream.stream.localservices import (  # noqa: E402
+    KafkaBroker,
+    RedisServer,
+    ensure_kafka_installed,
+    ensure_redis_installed,
+)
+
+PARTITIONS = 4
+WARMUP = 4000  # records scored before a latency run (numba caches, connections)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _metric(port: int, name: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            body = r.read()
+    except OSError:
+        return -1.0
+    return sum(
+        float(m.group(1))
+        for m in re.finditer(rb"^" + name.encode() + rb"(?:\{[^}]*\})? (\S+)$", body, re.M)
+    )
+
+
+def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
+    topics = {
+        t: f"{name}-{t}"
+        for t in ("transactions", "decisions", "alerts", "sms_tasks", "dead_letters")
+    }
+    topics |= {"labels": f"{name}-labels", "sms_replies": f"{name}-sms_replies"}
+    config = {
+        "features": {"store": redis_url, "key_prefix": name},
+        "worker": {
+            "app_id": name,
+            "topics": topics,
+            "partitions": PARTITIONS,
+            "batch_size": 2000,
+            "max_wait_ms": 5,
+            "consumer": consumer,
+            "data_dir": str(tmp / f"{name}-data"),
+        },
+    }
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _start(cmd: list[str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as handle:
+        return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _worker_cmd(brokers: str, config: Path, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        "from riskstream.stream.worker_cli import worker; worker()",
+        "--brokers",
+        brokers,
+        "--config",
+        str(config),
+        "--web-port",
+        str(port),
+        "--loglevel",
+        "warning",
+    ]
+
+
+def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise SystemExit("worker exited during startup")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("worker not ready in time")
+
+
+def _sustained(port: int, total: int, timeout: float = 300.0) -> float:
+    """tx/s between 10% and 90% of ``total`` records, from the counter on /metrics."""
+    end = time.monotonic() + timeout
+    marks: list[tuple[float, float]] = []
+    while time.monotonic() < end:
+        n = _metric(port, "riskstream_records_in_total")
+        marks.append((time.monotonic(), n))
+        if n >= total:
+            break
+        time.sleep(0.25)
+    lo = next((t, n) for t, n in marks if n >= 0.1 * total)
+    hi = next((t, n) for t, n in marks if n >= 0.9 * total)
+    return (hi[1] - lo[1]) / (hi[0] - lo[0])
+
+
+def _produce(brokers: str, topic: str, lines: list[bytes], rate: float | None) -> None:
+    asyncio.run(produce_lines(brokers, topic, lines, rate=rate, linger_ms=0 if rate else 5))
+
+
+def _timestamps(brokers: str, topic: str) -> dict[str, int]:
+    """Kafka timestamp (ms) of the first record of each tx id in ``topic``."""
+
+    async def run() -> dict[str, int]:
+        from aiokafka import AIOKafkaConsumer
+
+        out: dict[str, int] = {}
+
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=brokers, auto_offset_reset="earliest", enable_auto_commit=False
+        )
+        await consumer.start()
+        idle = time.monotonic()
+        try:
+            while time.monotonic() - idle < 3.0:
+                batches = await consumer.getmany(timeout_ms=300, max_records=50_000)
+                for messages in batches.values():
+                    idle = time.monotonic()
+                    for m in messages:
+                        tx = orjson.loads(m.value)["tx_id"]
+                        out.setdefault(tx, m.timestamp)
+        finally:
+            await consumer.stop()
+        return out
+
+    return asyncio.run(run())
+
+
+def _latency(brokers: str, name: str, skip: set[str]) -> tuple[int, np.ndarray]:
+    sent = _timestamps(brokers, f"{name}-transactions")
+    decided = _timestamps(brokers, f"{name}-decisions")
+    sent = {t: ts for t, ts in sent.items() if t not in skip}
+    both = [decided[t] - sent[t] for t in sent if t in decided]
+    return len(sent), np.array(both, dtype=np.float64)
+
+
+def run_worker_phase(
+    brokers: str, redis_url: str, tmp: Path, consumer: str, lines: list[bytes], seconds: float
+) -> dict:
+    result: dict = {"consumer": consumer}
+    name = f"bw-{consumer}-{uuid.uuid4().hex[:6]}"
+    config = _config(tmp, name, redis_url, consumer)
+    asyncio.run(ensure_topics(brokers, {f"{name}-transactions": PARTITIONS}))
+    backlog = lines[: args.backlog]
+    _produce(brokers, f"{name}-transactions", backlog, None)
+    port = _free_port()
+    proc = _start(_worker_cmd(brokers, config, port), tmp / f"{name}.log")
+    try:
+        _wait_ready(port, proc)
+        result["sustained"] = _sustained(port, len(backlog))
+    finally:
+        _stop(proc)
+    for share in (0.5, 0.9):
+        rate = share * result["sustained"]
+        n = int(rate * seconds)
+        name = f"bw-{consumer}-{int(share * 100)}-{uuid.uuid4().hex[:6]}"
+        config = _config(tmp, name, redis_url, consumer)
+        asyncio.run(ensure_topics(brokers, {f"{name}-transactions": PARTITIONS}))
+        port = _free_port()
+        proc = _start(_worker_cmd(brokers, config, port), tmp / f"{name}.log")
+        warm = lines[-n - WARMUP : -n]
+        try:
+            _wait_ready(port, proc)
+            _produce(brokers, f"{name}-transactions", warm, None)  # JIT, connections, caches
+            end = time.monotonic() + 60
+            while _metric(port, "riskstream_records_in_total") < WARMUP and time.monotonic() < end:
+                time.sleep(0.2)
+            _produce(brokers, f"{name}-transactions", lines[-n:], rate)
+            end = time.monotonic() + 60
+            total = n + WARMUP
+            while _metric(port, "riskstream_records_in_total") < total and time.monotonic() < end:
+                time.sleep(0.2)
+        finally:
+            _stop(proc)
+        sent, lat = _latency(brokers, name, {orjson.loads(w)["tx_id"] for w in warm})
+        result[share] = {
+            "rate": rate,
+            "sent": sent,
+            "decided": len(lat),
+            "p50": float(np.percentile(lat, 50)),
+            "p99": float(np.percentile(lat, 99)),
+            "p999": float(np.percentile(lat, 99.9)),
+        }
+    return result
+
+
+# --- the plain faust agent (run in a subprocess: bench_worker.py --plain ...) -----------------
+
+
+def plain_agent_main(brokers: str, source: str, sink: str, port: int) -> None:
+    import faust
+
+    from riskstream.stream.decode import Decoder
+    from riskstream.stream.faust_app import BatchProducer
+    from riskstream.stream.worker import Outputs
+
+    app = faust.App(
+        f"plain-{uuid.uuid4().hex[:6]}",
+        broker=f"kafka://{brokers}",
+        value_serializer="raw",
+        web_enabled=True,
+        web_port=port,
+        datadir=tempfile.mkdtemp(),
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=4096,
+    )
+    topic = app.topic(source, value_serializer="raw", key_serializer="raw")
+    producer = BatchProducer(brokers)
+    decoder = Decoder()
+    seen = {"n": 0}
+
+    @app.agent(topic, concurrency=1)
+    async def forward(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(2000, within=0.005):
+            values = [e.message.value for e in events]
+            decoder.decode(values)
+            out = Outputs()
+            for e in events:
+                out.add(sink, e.message.partition, e.message.key, e.message.value)
+            await producer.send(out)
+            seen["n"] += len(events)
+
+    @app.page("/metrics")
+    async def metrics(web: object, request: object) -> object:
+        return web.text(f"riskstream_records_in_total {seen['n']}\n")  # type: ignore[attr-defined]
+
+    @app.page("/readyz")
+    async def ready(web: object, request: object) -> object:
+        return web.text("ok")  # type: ignore[attr-defined]
+
+    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+def run_plain_phase(brokers: str, tmp: Path, lines: list[bytes]) -> float:
+    name = f"bw-plain-{uuid.uuid4().hex[:6]}"
+    asyncio.run(ensure_topics(brokers, {f"{name}-in": PARTITIONS, f"{name}-out": PARTITIONS}))
+    backlog = lines[: args.backlog]
+    _produce(brokers, f"{name}-in", backlog, None)
+    port = _free_port()
+    cmd = [sys.executable, __file__, "--plain", brokers, f"{name}-in", f"{name}-out", str(port)]
+    proc = _start(cmd, tmp / f"{name}.log")
+    try:
+        _wait_ready(port, proc)
+        return _sustained(port, len(backlog))
+    finally:
+        _stop(proc)
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-worker-"))
+    print(f"cores: {os.cpu_count()}, backlog {args.backlog:,} tx, {args.seconds:.0f} s per rate")
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "riskstream.cli", "simulate", "--customers", "5000"),
+            *("--days", "12", "--seed", "5", "--out", str(tmp / "sim"), "--quiet"),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    lines = (tmp / "sim" / "transactions.jsonl").read_bytes().splitlines()
+    ensure_redis_installed()
+    ensure_kafka_installed()
+    with (
+        RedisServer(base_dir=tmp) as redis_server,
+        KafkaBroker(base_dir=tmp, heap="1g") as broker,
+    ):
+        brokers = broker.bootstrap
+        plain = run_plain_phase(brokers, tmp, lines)
+        print(f"plain faust agent (decode + forward):      {plain:10,.0f} tx/s")
+        for consumer in args.consumers:
+            r = run_worker_phase(brokers, redis_server.url, tmp, consumer, lines, args.seconds)
+            print(
+                f"worker, consumer={consumer:6}  sustained:      {r['sustained']:10,.0f} tx/s "
+                f"(ratio to plain faust agent {r['sustained'] / plain:.2f})"
+            )
+            for share in (0.5, 0.9):
+                q = r[share]
+                print(
+                    f"  at {int(share * 100)}% ({q['rate']:,.0f} tx/s, {q['decided']:,}/"
+                    f"{q['sent']:,} decided): end-to-end latency p50 {q['p50']:.0f} ms, "
+                    f"p99 {q['p99']:.0f} ms, p99.9 {q['p999']:.0f} ms"
+                )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--plain":
+        plain_agent_main(*sys.argv[2:5], int(sys.argv[5]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backlog", type=int, default=150_000)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--consumers", nargs="+", default=["faust", "direct"])
+    args = parser.parse_args()
+    main()
