@@ -37,7 +37,7 @@ import numpy as np
 import orjson
 
 from riskstream.alerts.callback import parse_answer
-from riskstream.alerts.router import alert_records
+from riskstream.alerts.router import SinkContext, alert_records, register_sink
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.decisions import DECISION_CODES, DECISION_NAMES
 from riskstream.engine import DecisionBatch, Engine
@@ -62,6 +62,15 @@ log = logging.getLogger(__name__)
 
 _SEP = b"\x1f"
 _NO_ALERTS = ("review", "challenge", "block")
+
+
+def _kafka_sink(spec: Mapping[str, Any], ctx: SinkContext) -> None:
+    """``alerts.sinks: [{kind: kafka, topic: T}]``: the worker produces alerts to T itself
+    (inside its checkpoint); outside the worker there is nothing to do."""
+    return None
+
+
+register_sink("kafka", _kafka_sink)
 
 
 def decision_id(tx_id: str, ruleset_hash: str, model_snapshot: str) -> str:
@@ -106,6 +115,10 @@ class WorkerSettings:
         unknown = (set(section) | set(names)) - known
         if unknown:
             raise ConfigError(f"worker: unknown keys {sorted(unknown)}")
+        sinks = (config.get("alerts") or {}).get("sinks") or ()
+        kafka = [x for x in sinks if isinstance(x, Mapping) and x.get("kind") == "kafka"]
+        if kafka and kafka[0].get("topic") and "alerts" not in names:
+            names["alerts"] = str(kafka[0]["topic"])  # alerts.sinks: [{kind: kafka, topic: T}]
         try:
             return cls(**section, **names)
         except TypeError as exc:
@@ -254,8 +267,11 @@ class WorkerCore:
             int(engine.config["input"]["max_line_bytes"]),
             int(engine.config["input"]["max_id_length"]),
         )
-        alert_names = (engine.config.get("alerts") or {}).get("decisions") or _NO_ALERTS
-        self.alert_codes = frozenset(DECISION_CODES[d] for d in alert_names)
+        alerts = engine.config.get("alerts") or {}
+        self.alert_codes = frozenset(
+            DECISION_CODES[d] for d in (alerts.get("decisions") or _NO_ALERTS)
+        )
+        self.alerts_topic = settings.alerts
         self.label_feed = StreamLabelFeed()
         engine.labels = self.label_feed
         self.partitions: dict[str, int] = {}
@@ -388,7 +404,8 @@ class WorkerCore:
         out.add(s.decisions, self._partition(s.decisions, rec.partition), key, line.rstrip(b"\n"))
         if alert:
             self.metrics.alerts.inc()
-            out.add(s.alerts, self._partition(s.alerts, rec.partition), key, alert)
+            topic = self.alerts_topic
+            out.add(topic, self._partition(topic, rec.partition), key, alert)
         if task:
             self.metrics.sms_tasks.inc()
             out.add(s.sms_tasks, self._partition(s.sms_tasks, rec.partition), key, task)

@@ -120,6 +120,8 @@ def test_settings_read_topics_and_reject_unknown_keys() -> None:
     assert (s.sms_tasks, s.partitions, s.decisions) == ("x", 3, "decisions")
     with pytest.raises(ConfigError, match="unknown keys"):
         WorkerSettings.from_config({"worker": {"partitons": 3}})
+    sink = {"alerts": {"sinks": [{"kind": "file"}, {"kind": "kafka", "topic": "risk-alerts"}]}}
+    assert WorkerSettings.from_config(sink).alerts == "risk-alerts"
 
 
 @pytest.mark.redis
