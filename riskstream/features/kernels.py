@@ -73,6 +73,8 @@ _REFUND = 4
 SMALL_AMOUNT = 5.0
 """Card-testing signal: amounts below this count as small."""
 HOME_RADIUS_KM = 50.0
+HOME_MIN_WEIGHT = 2.9
+"""Home is known after about three located transactions (weights decay by 0.5% per update)."""
 MIN_SPEED_HOURS = 1.0 / 60.0
 """Travel speed divides by at least one minute, so two places at once give a large finite speed."""
 TAU_30D_MS = 30.0 * 86_400_000.0
@@ -367,7 +369,7 @@ def customer_kernel(
         # --- places ---------------------------------------------------------------------
         located = _located(la, lo_)
         home = 0 if r.home_w[0] >= r.home_w[1] else 1
-        if located and r.home_w[home] >= 3.0:
+        if located and r.home_w[home] >= HOME_MIN_WEIGHT:
             out[20, i] = haversine_km(float(r.home_lat[home]), float(r.home_lon[home]), la, lo_)
         else:
             out[20, i] = _NAN

@@ -415,8 +415,9 @@ def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> F
     """The feature stage the Engine uses, as ``config["features"]`` asks.
 
     Keys (all optional): ``store`` (URL, default ``memory://``), ``key_prefix`` (``rs``),
-    ``buckets`` (hash-tag buckets; 1 for one Redis, 16 for a cluster), ``socket_timeout_s``
-    (5), ``label_horizon_days`` (90), ``max_attempts`` (8).
+    ``buckets`` (hash-tag buckets; 1 for one Redis, 16 for a cluster), ``concurrency``
+    (``single_writer`` for one Redis, ``optimistic`` for a cluster), ``socket_timeout_s`` (5),
+    ``label_horizon_days`` (90), ``max_attempts`` (8).
     """
     section = config.get("features") or {}
     if not isinstance(section, Mapping):
@@ -432,6 +433,8 @@ def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> F
         options["prefix"] = str(section.get("key_prefix", "rs"))
         if section.get("buckets"):
             options["buckets"] = int(section["buckets"])
+        if section.get("concurrency"):
+            options["concurrency"] = str(section["concurrency"])
         options["socket_timeout"] = float(section.get("socket_timeout_s", 5.0))
     store = open_store(str(url), **options)
     return FeatureStage(catalog, store, max_attempts=int(section.get("max_attempts", 8)))

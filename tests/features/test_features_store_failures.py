@@ -1,0 +1,149 @@
+"""Stores under failure and contention: a Redis that goes away, a write cut in half, a kernel
+that fails, and two writers racing for the same merchant profile."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from feature_helpers import CATALOG, T0, make_batch, open_test_store, run, snapshot
+
+from riskstream.errors import StoreError
+from riskstream.features import kernels
+from riskstream.features import stage as stage_module
+from riskstream.features.redis_store import RedisStore
+from riskstream.features.stage import FeatureStage
+from riskstream.stream.localservices import RedisCluster, RedisServer
+
+
+def _rows(start: int, n: int, merchant: str = "m") -> list[dict]:
+    return [
+        {
+            "tx_id": f"t{start + i}",
+            "customer_id": f"c{(start + i) % 7}",
+            "card_id": f"k{(start + i) % 7}",
+            "merchant_id": merchant,
+            "device_id": f"d{(start + i) % 3}",
+            "amount": 5.0 + i,
+            "timestamp": T0 + (start + i) * 1_000,
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def own_redis(redis_url: str, tmp_path) -> Iterator[RedisServer]:  # type: ignore[no-untyped-def]
+    """A server of this test's own, so it can be stopped (redis_url: the service can start)."""
+    server = RedisServer(base_dir=tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_redis_going_away_mid_run_is_a_clear_store_error(own_redis: RedisServer) -> None:
+    store = RedisStore(own_redis.url, socket_timeout=2.0)
+    stage = FeatureStage(CATALOG, store)
+    run(stage, _rows(0, 20))
+    own_redis.stop()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="connection lost during read") as info:
+        stage.compute(make_batch(_rows(20, 20)))
+    assert own_redis.url.split("//")[1].split("/")[0] in str(info.value)
+    assert time.monotonic() - started < 10
+    assert stage.stats["rows"] == 20  # the failed batch is not counted as done
+
+
+def test_a_write_cut_in_the_middle_applies_nothing(own_redis: RedisServer) -> None:
+    store = RedisStore(own_redis.url)
+    stage = FeatureStage(CATALOG, store)
+    run(stage, _rows(0, 30))
+    before = snapshot(store)
+    conn = store._conns[0]
+    original = conn.send_packed_command
+
+    def half_then_crash(command, check_health=True):  # type: ignore[no-untyped-def]
+        payload = b"".join(command)
+        if b"MULTI" in payload[:64]:
+            conn._sock.sendall(payload[: len(payload) // 2])
+            conn.disconnect()  # the worker dies mid-write
+            raise OSError("simulated crash in the middle of the write")
+        return original(command, check_health)
+
+    conn.send_packed_command = half_then_crash  # type: ignore[method-assign]
+    with pytest.raises(StoreError, match="entirely or not at all"):
+        stage.compute(make_batch(_rows(30, 30)))
+    conn.send_packed_command = original  # type: ignore[method-assign]
+    time.sleep(0.05)
+    assert snapshot(store) == before  # MULTI without EXEC: Redis applied nothing
+    # the worker restarts and replays the batch: same state as without the failure
+    again = run(stage, _rows(30, 30))
+    assert not again["replayed"].any()
+    reference = FeatureStage(CATALOG)
+    run(reference, _rows(0, 30))
+    expected = run(reference, _rows(30, 30))
+    for name in expected:
+        if expected[name].dtype.kind == "f":
+            assert np.array_equal(again[name], expected[name], equal_nan=True), name
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "redis", "cluster"])
+def test_a_failure_during_computation_writes_nothing(
+    store_kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_test_store(store_kind, request) as store:
+        stage = FeatureStage(CATALOG, store)
+        run(stage, _rows(0, 10))
+        before = snapshot(store)
+
+        def broken(*args: object) -> None:
+            raise RuntimeError("kernel failed")
+
+        original = kernels.merchant_kernel
+        monkeypatch.setattr(stage_module.K, "merchant_kernel", broken)
+        with pytest.raises(RuntimeError):
+            stage.compute(make_batch(_rows(10, 10)))
+        assert snapshot(store) == before
+        monkeypatch.setattr(stage_module.K, "merchant_kernel", original)
+        frame = run(stage, _rows(10, 10))
+        assert not frame["replayed"].any()
+
+
+def test_a_dead_cluster_node_is_a_clear_store_error(redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with RedisCluster(base_dir=tmp_path) as cluster:
+        host, port = cluster.nodes[0]
+        store = RedisStore(f"redis+cluster://{host}:{port}", buckets=8, socket_timeout=2.0)
+        stage = FeatureStage(CATALOG, store)
+        run(stage, _rows(0, 40))
+        cluster._nodes[1].stop()
+        with pytest.raises(StoreError, match="profile store redis\\+cluster://"):
+            stage.compute(make_batch(_rows(40, 40)))
+        store.close()
+
+
+@pytest.mark.parametrize("store_kind", ["redis", "cluster"])
+def test_two_writers_racing_lose_no_update(store_kind: str, request: pytest.FixtureRequest) -> None:
+    with open_test_store(store_kind, request) as base:
+        url = base.url
+        prefix = base.prefix
+        buckets = base.buckets
+        a_store = RedisStore(url, prefix=prefix, buckets=buckets, concurrency="optimistic")
+        b_store = RedisStore(url, prefix=prefix, buckets=buckets, concurrency="optimistic")
+        a = FeatureStage(CATALOG, a_store)
+        b = FeatureStage(CATALOG, b_store)
+        write = a_store.write
+        raced = []
+
+        def write_after_b(*args: object, **kwargs: object) -> None:
+            if not raced:  # between A's read and A's write, B updates the same merchant
+                raced.append(True)
+                run(b, _rows(100, 5))
+            write(*args, **kwargs)  # type: ignore[arg-type]
+
+        a_store.write = write_after_b  # type: ignore[method-assign]
+        run(a, _rows(0, 5))
+        assert a.stats["conflicts"] >= 1
+        merchant = a_store.get("merchant", "m")
+        assert merchant is not None and int(merchant["n_tx"]) == 10
+        a_store.close()
+        b_store.close()
