@@ -17,7 +17,7 @@ import numba as nb
 import numpy as np
 from numba import types
 
-__all__ = ["NATIVE", "chain_block", "hash_lines", "verify_block"]
+__all__ = ["chain_block", "hash_lines", "native", "verify_block"]
 
 #: ``,"seq":`` and ``,"prev_hash":"`` as inserted before a record's closing brace.
 _K_SEQ = np.frombuffer(b',"seq":', dtype=np.uint8).copy()
@@ -273,7 +273,7 @@ def chain_block(
     n = len(starts) - 1
     size = int(starts[-1] - starts[0]) + n * GROWTH
     out = scratch if scratch is not None and len(scratch) >= size else np.empty(size, np.uint8)
-    use_native = NATIVE if native is None else native
+    use_native = _native() if native is None else native
     if use_native:
         used = _chain_kernel(src, starts, out, seq0, prev, np.zeros(_CTX_BYTES, np.uint8))
     else:
@@ -287,7 +287,7 @@ def hash_lines(buf: np.ndarray, starts: np.ndarray, native: bool | None = None) 
     """The SHA-256 digest (uint8, 32) of each line ``buf[starts[i]:starts[i+1]]``."""
     n = len(starts) - 1
     digests = np.zeros((n, 32), dtype=np.uint8)
-    if NATIVE if native is None else native:
+    if _native() if native is None else native:
         _hash_kernel(buf, starts, digests, np.zeros(_CTX_BYTES, np.uint8))
     else:
         data = buf.tobytes()
@@ -306,7 +306,7 @@ def verify_block(
     (see `_verify_kernel`) and the seq it carries, or ``(-1, 0, -1)`` when all are good.
     """
     status = np.zeros(2, dtype=np.int64)
-    if NATIVE if native is None else native:
+    if _native() if native is None else native:
         ctx = np.zeros(_CTX_BYTES, np.uint8)
         bad = _verify_kernel(buf, starts, seq0, prev, ctx, np.zeros(32, np.uint8), status)
     else:
@@ -325,5 +325,15 @@ def _self_test() -> bool:
     return digest[0].tobytes() == hashlib.sha256(line.tobytes()).digest()
 
 
-#: True when the numba + libcrypto kernels are in use.
-NATIVE: bool = _load_native()
+_STATE: list[bool] = []
+
+
+def _native() -> bool:
+    """True when the numba + libcrypto kernels are in use (decided on first use: importing
+    this module costs nothing, the kernels load from numba's cache when a chain is written)."""
+    if not _STATE:
+        _STATE.append(_load_native())
+    return _STATE[0]
+
+
+native = _native

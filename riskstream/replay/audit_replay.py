@@ -27,7 +27,7 @@ from riskstream.config import load_config
 from riskstream.engine import Engine
 from riskstream.errors import ReplayError, RuleError
 from riskstream.replay.audit import VerifyResult, verify_log
-from riskstream.replay.driver import score_in_label_order
+from riskstream.replay.driver import score_in_order
 from riskstream.replay.inputs import read_history
 from riskstream.rules import RuleSet, default_ruleset_path, load_ruleset
 from riskstream.stream.labels import read_labels
@@ -174,7 +174,7 @@ def audit_decisions(
             if h and h != engine.rules.hash:
                 engine.rules = rulesets[h]
             part = batch if (start, stop) == (0, len(batch)) else batch.take(slice(start, stop))
-            for db in score_in_label_order(engine, part).decisions:
+            for db in score_in_order(engine, part).decisions:
                 ids = db.batch.tx_id.tolist()
                 db.latency_us = np.array(
                     [int(by_tx[t].get("latency_us", 0)) if t in by_tx else 0 for t in ids],

@@ -13,7 +13,6 @@ rule-set comparison on the way.
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 import time
@@ -39,7 +38,7 @@ from riskstream.rules import RuleSet
 from riskstream.stream.embedded import RunSummary
 from riskstream.stream.records import dead_letter_lines
 
-__all__ = ["DecisionSink", "ReplaySummary", "replay_history", "score_in_label_order"]
+__all__ = ["DecisionSink", "ReplaySummary", "replay_history", "score_in_order"]
 
 
 @dataclass
@@ -170,7 +169,7 @@ def replay_history(
                     break
                 summary.batch_size = max(summary.batch_size, len(batch))
                 batch.ingest_ns = time.monotonic_ns()
-                result = score_in_label_order(engine, batch)
+                result = score_in_order(engine, batch)
                 t2 = time.perf_counter()
                 stages["engine"] += t2 - t1
                 old = tee.take() if tee is not None else []
@@ -218,28 +217,46 @@ def replay_history(
     return summary, comparison
 
 
-def score_in_label_order(engine: Engine, batch: TxBatch) -> ScoreResult:
-    """`Engine.score` on ``batch`` cut where labels become due, one call per part.
+def score_in_order(engine: Engine, batch: TxBatch) -> ScoreResult:
+    """`Engine.score` on ``batch`` cut where labels become due and where the model rotates its
+    snapshot, one call per part.
 
-    `Engine.score` cuts a batch at those points too, but it releases the labels of all its
-    parts before it scores the first one, so a label would reach the stages up to a batch
-    early; calling it once per part keeps every label invisible until its ``label_time``.
-    (Not needed once `Engine._label_segments` releases lazily, part by part.)
+    `Engine.score` cuts a batch where labels become due too, but it releases the labels of all
+    its parts before it scores the first one, so a label would reach the stages up to a batch
+    early; calling it once per part keeps every label invisible until its ``label_time``. A
+    model stage with snapshot rotations (``next_boundary()``, ``snapshot_every_ms``) scores
+    each row with its period's snapshot whatever the batch, but names every snapshot a batch
+    used; cutting at rotations gives each decision the one snapshot id it was scored with,
+    whatever the batch size. (Not needed once the Engine cuts at both points itself.)
     """
-    if engine.labels.pending == 0 or len(batch) == 0:
+    n = len(batch)
+    next_boundary = getattr(engine.model, "next_boundary", None)
+    every = getattr(engine.model, "snapshot_every_ms", None)
+    if n == 0 or (engine.labels.pending == 0 and next_boundary is None):
         return engine.score(batch)
     watermarks = np.maximum.accumulate(batch.timestamp)
-    due = engine.labels.count_due(watermarks)
-    cuts = (np.flatnonzero(np.diff(due)) + 1).tolist()
-    if not cuts:
-        return engine.score(batch)
+    due = engine.labels.count_due(watermarks) if engine.labels.pending else None
+    label_cuts = np.flatnonzero(np.diff(due)) + 1 if due is not None else np.empty(0, np.int64)
     decisions: list[DecisionBatch] = []
     dead: list[DeadLetter] = []
-    for start, stop in itertools.pairwise([0, *cuts, len(batch)]):
-        part = batch.take(slice(start, stop))
+    start = 0
+    while start < n:
+        k = int(np.searchsorted(label_cuts, start, side="right"))
+        stop = int(label_cuts[k]) if k < len(label_cuts) else n
+        boundary = next_boundary() if next_boundary is not None else None
+        if (
+            next_boundary is not None
+            and every
+            and (boundary is None or boundary <= watermarks[start])
+        ):
+            boundary = (int(watermarks[start]) // every + 1) * every  # the first row rotates
+        if boundary is not None:
+            stop = min(stop, max(start + 1, int(np.searchsorted(watermarks, boundary, "left"))))
+        part = batch if (start, stop) == (0, n) else batch.take(slice(start, stop))
         result = engine.score(part)
         decisions.extend(result.decisions)
         dead.extend(result.dead_letters)
+        start = stop
     return ScoreResult(decisions, dead)
 
 

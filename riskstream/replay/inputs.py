@@ -244,7 +244,7 @@ def _history_from_table(
         columns = {k: (_csv_values(k, v) if v is not None else None) for k, v in columns.items()}
     ts_reasons: list[str | None] = [None] * n
     ts = _timestamps(columns["timestamp"], ts_reasons)
-    ts_flagged = ts_reasons if any(r is not None for r in ts_reasons) else None
+    ts_flagged = ts_reasons if ts_reasons.count(None) != n else None
     order = None
     in_order = bool((np.diff(ts) >= 0).all()) if n else True
     if not in_order:
@@ -292,7 +292,7 @@ def _slab(
     arrays = {name: _take(col, rows, contiguous) for name, col in columns.items()}
     reasons: list[str | None] = [None] * n
     cols = validate_arrays(arrays, n, max_len, reasons, ts_all[rows], ts_reasons_all, rows)
-    bad = [i for i, r in enumerate(reasons) if r is not None]
+    bad = [] if reasons.count(None) == n else [i for i, r in enumerate(reasons) if r is not None]
     keep = np.ones(n, dtype=bool)
     if bad:
         keep[bad] = False

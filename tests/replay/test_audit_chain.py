@@ -61,14 +61,14 @@ def test_native_kernel_and_hashlib_fallback_write_the_same_bytes(dicts: list[dic
     starts = np.concatenate(([0], np.cumsum([len(x) for x in lines]))).astype(np.int64)
     anchor = np.frombuffer(bytes.fromhex(GENESIS_ANCHOR), np.uint8)
     p1, p2 = anchor.copy(), anchor.copy()
-    native = _chain.chain_block(src, starts, 3, p1, native=_chain.NATIVE)
+    native = _chain.chain_block(src, starts, 3, p1, native=_chain.native())
     python = _chain.chain_block(src, starts, 3, p2, native=False)
     assert native.tobytes() == python.tobytes() and (p1 == p2).all()
     data = python.tobytes()
     assert verify_bytes(data, first_seq=3).ok
     buf = np.frombuffer(data, np.uint8)
     ends = np.concatenate(([0], np.flatnonzero(buf == 10) + 1)).astype(np.int64)
-    for native_flag in {False, _chain.NATIVE}:
+    for native_flag in {False, _chain.native()}:
         prev = anchor.copy()
         assert _chain.verify_block(buf, ends, 3, prev, native=native_flag)[0] == -1
 
@@ -151,7 +151,7 @@ def test_run_writes_a_verifiable_chain(tmp_path: Path, transactions_file: Path) 
 
 @pytest.mark.parametrize("native", [False, True])
 def test_blank_and_foreign_lines_are_broken_lines(native: bool) -> None:
-    if native and not _chain.NATIVE:
+    if native and not _chain.native():
         pytest.skip("no libcrypto kernels on this machine")
     data = _chained(3)
     lines = data.splitlines(keepends=True)
