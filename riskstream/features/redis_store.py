@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import numba
@@ -58,6 +59,7 @@ from riskstream.features.store import (
     DEFAULT_LABEL_HORIZON_MS,
     ProfileStore,
     ReadSession,
+    RecordCache,
     TxRefs,
     WriteConflict,
 )
@@ -65,6 +67,7 @@ from riskstream.features.store import (
 __all__ = ["RedisStore"]
 
 _WEEK_MS = 7 * 86_400_000
+DEFAULT_CACHE_ENTRIES = 500_000
 _CRLF = b"\r\n"
 
 
@@ -243,6 +246,14 @@ class _Token:
     watched: list[int] = field(default_factory=list)  # units with a pending WATCH
 
 
+@dataclass
+class _Pending:
+    """A write sent and not yet acknowledged (write-behind)."""
+
+    plan: dict[int, list[tuple[int, int]]]
+    written_units: set[int]
+
+
 class RedisStore(ProfileStore):
     """Profiles in one Redis or a Redis Cluster; see the module docstring for the protocol.
 
@@ -266,6 +277,16 @@ class RedisStore(ProfileStore):
         Seconds to wait for a reply before the batch fails with `StoreError`.
     label_horizon_ms
         How long transaction references are kept for late labels.
+    cache_entries
+        Single writer only: keep up to this many records this process read or wrote in a
+        `RecordCache` and read only the others from Redis (default 500,000, ~200 MB; 0 turns
+        it off). Writes always go to Redis; any failure empties the cache.
+    write_behind
+        Single writer only: send a batch's write and return without waiting for the reply,
+        which is read before the next batch's read (Redis executes a connection's commands in
+        order, so that read sees the write). The write then overlaps with what the caller
+        does between batches; a failed write surfaces as `StoreError` at the next
+        `read`/`flush`. Callers that commit input offsets must call `flush` first.
     """
 
     def __init__(
@@ -276,6 +297,8 @@ class RedisStore(ProfileStore):
         concurrency: str | None = None,
         socket_timeout: float = 5.0,
         label_horizon_ms: int = DEFAULT_LABEL_HORIZON_MS,
+        cache_entries: int | None = None,
+        write_behind: bool = False,
     ) -> None:
         super().__init__()
         parts = urlsplit(url)
@@ -297,6 +320,15 @@ class RedisStore(ProfileStore):
         if self.concurrency not in ("optimistic", "single_writer"):
             raise ConfigError(f"{url}: concurrency must be optimistic or single_writer")
         self.optimistic = self.concurrency == "optimistic"
+        if cache_entries is None:
+            cache_entries = 0 if self.optimistic else DEFAULT_CACHE_ENTRIES
+        if cache_entries and self.optimistic:
+            raise ConfigError(f"{url}: a record cache needs concurrency single_writer")
+        self.cache = RecordCache(cache_entries) if cache_entries else None
+        self.write_behind = bool(write_behind)
+        if self.write_behind and self.optimistic:
+            raise ConfigError(f"{url}: write_behind needs concurrency single_writer")
+        self._pending: _Pending | None = None
         self.socket_timeout = float(socket_timeout)
         self.label_horizon_ms = int(label_horizon_ms)
         self._heads = {
@@ -376,6 +408,8 @@ class RedisStore(ProfileStore):
             conn.disconnect()
 
     def close(self) -> None:
+        with contextlib.suppress(StoreError):
+            self._settle()
         self._drop_connections()
 
     def _conn_of_bucket(self, bucket: int) -> int:
@@ -400,11 +434,20 @@ class RedisStore(ProfileStore):
 
     def _exchange(self, payloads: Mapping[int, tuple[list[bytes], int]], what: str) -> dict:
         """Send ``payloads[conn] = (chunks, n_replies)`` to all connections, then read."""
-        replies: dict[int, list[object]] = {}
+        self._send(payloads, what)
+        return self._receive({conn: count for conn, (_, count) in payloads.items()}, what)
+
+    def _send(self, payloads: Mapping[int, tuple[list[bytes], int]], what: str) -> None:
         try:
             for index, (chunks, _) in payloads.items():
                 self._conns[index].send_packed_command([b"".join(chunks)], check_health=False)
-            for index, (_, count) in payloads.items():
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self._lost(exc, what)
+
+    def _receive(self, counts: Mapping[int, int], what: str) -> dict[int, list[object]]:
+        replies: dict[int, list[object]] = {}
+        try:
+            for index, count in counts.items():
                 conn = self._conns[index]
                 got: list[object] = []
                 for _ in range(count):
@@ -414,28 +457,61 @@ class RedisStore(ProfileStore):
                         got.append(exc)
                 replies[index] = got
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            self._drop_connections()
-            if what == "write":
-                detail = (
-                    "the batch may or may not have been applied (one Redis: entirely or not "
-                    "at all); replaying it is safe, profile updates are idempotent"
-                )
-            else:
-                detail = "nothing was written"
-            raise StoreError(
-                f"profile store {self.url}: connection lost during {what}: {exc}; {detail}"
-            ) from exc
+            self._lost(exc, what)
         self.stats.round_trips += 1
         for got in replies.values():
             for reply in got:
                 if isinstance(reply, (MovedError, AskError)):
+                    if self.cache is not None:
+                        self.cache.clear()
                     self._connect()
                     raise _TopologyChanged(str(reply))
         return replies
 
+    def _lost(self, exc: Exception, what: str) -> NoReturn:
+        self._drop_connections()
+        self._pending = None
+        if self.cache is not None:
+            self.cache.clear()
+        if what.startswith("write"):
+            detail = (
+                "the batch may or may not have been applied (one Redis: entirely or not "
+                "at all); replaying it is safe, profile updates are idempotent"
+            )
+        else:
+            detail = "nothing was written"
+        raise StoreError(
+            f"profile store {self.url}: connection lost during {what}: {exc}; {detail}"
+        ) from exc
+
+    def _settle(self) -> None:
+        """Read the acknowledgement of a write-behind write; raise if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        what = "write (of the previous batch, sent write-behind)"
+        counts = {conn: sum(n for _, n in items) for conn, items in pending.plan.items()}
+        try:
+            replies = self._receive(counts, what)
+            self._check_write(pending.plan, pending.written_units, replies)
+        except (StoreError, _TopologyChanged) as exc:
+            if self.cache is not None:
+                self.cache.clear()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(
+                f"profile store {self.url}: the previous batch's write was refused ({exc}); "
+                "replay from the last checkpoint (profile updates are idempotent)"
+            ) from exc
+
+    def flush(self) -> None:
+        """Wait until every write sent is acknowledged (write-behind); raise if one failed."""
+        self._settle()
+
     # -- read ---------------------------------------------------------------------------------
 
     def read(self, requests: Mapping[str, Interned]) -> ReadSession:
+        self._settle()
         for attempt in range(3):
             try:
                 return self._read(requests)
@@ -462,24 +538,37 @@ class RedisStore(ProfileStore):
         return out
 
     @staticmethod
-    def _groups(keys: Mapping[str, _KindKeys]) -> dict[int, dict[str, np.ndarray]]:
-        """Unit -> kind -> positions of that kind's keys in that unit."""
+    def _groups(
+        keys: Mapping[str, _KindKeys], subset: Mapping[str, np.ndarray]
+    ) -> dict[int, dict[str, np.ndarray]]:
+        """Unit -> kind -> positions (among ``subset[kind]``) of that kind's keys in that unit."""
         groups: dict[int, dict[str, np.ndarray]] = {}
         for kind, kk in keys.items():
-            if not len(kk.units):
+            idx = subset[kind]
+            if not len(idx):
                 continue
-            if not kk.units.any():
-                groups.setdefault(0, {})[kind] = np.arange(len(kk.units))
+            units = kk.units[idx]
+            if not units.any():
+                groups.setdefault(0, {})[kind] = idx
                 continue
-            order = np.argsort(kk.units, kind="stable")
-            bounds = np.flatnonzero(np.diff(kk.units[order])) + 1
+            order = np.argsort(units, kind="stable")
+            bounds = np.flatnonzero(np.diff(units[order])) + 1
             for part in np.split(order, bounds):
-                groups.setdefault(int(kk.units[part[0]]), {})[kind] = part
+                groups.setdefault(int(units[part[0]]), {})[kind] = idx[part]
         return groups
 
     def _read(self, requests: Mapping[str, Interned]) -> ReadSession:
         keys = self._keys(requests)
-        groups = self._groups(keys)
+        records: dict[str, np.ndarray] = {}
+        wanted: dict[str, np.ndarray] = {}
+        for kind in keys:
+            n = len(requests[kind].ids)
+            if self.cache is not None:
+                records[kind], hit = self.cache.get(kind, requests[kind].hashes)
+                wanted[kind] = np.flatnonzero(~hit)
+            else:
+                wanted[kind] = np.arange(n)
+        groups = self._groups(keys, wanted)
         payloads: dict[int, tuple[list[bytes], int]] = {}
         for unit, by_kind in groups.items():
             blob = b"".join(
@@ -492,12 +581,12 @@ class RedisStore(ProfileStore):
                 chunks += [_header(b"WATCH", n), blob]
             chunks += [_header(b"MGET", n), blob]
             payloads[int(self._conn_of_unit[unit])] = (chunks, count + 1 + self.optimistic)
-        replies = self._exchange(payloads, "read")
+        replies = self._exchange(payloads, "read") if payloads else {}
         cursor = {conn: 0 for conn in replies}
-        values: dict[str, list] = {}
-        single = len(groups) == 1
-        if not single:
-            arrays = {kind: np.full(len(requests[kind].ids), None, dtype=object) for kind in keys}
+        values = {kind: np.full(len(idx), None, dtype=object) for kind, idx in wanted.items()}
+        position = {kind: np.empty(len(requests[kind].ids), dtype=np.int64) for kind in keys}
+        for kind, idx in wanted.items():
+            position[kind][idx] = np.arange(len(idx))
         for unit, by_kind in groups.items():
             conn = int(self._conn_of_unit[unit])
             got = replies[conn][cursor[conn] : cursor[conn] + 1 + self.optimistic]
@@ -509,23 +598,17 @@ class RedisStore(ProfileStore):
             mget = got[-1]
             pos = 0
             for kind, idx in by_kind.items():
-                part = mget[pos : pos + len(idx)]  # type: ignore[index]
+                column = np.empty(len(idx), dtype=object)
+                column[:] = mget[pos : pos + len(idx)]  # type: ignore[index]
+                values[kind][position[kind][idx]] = column
                 pos += len(idx)
-                if single:
-                    values[kind] = part
-                else:
-                    column = np.empty(len(idx), dtype=object)
-                    column[:] = part
-                    arrays[kind][idx] = column
-        if not single:
-            values = {kind: column.tolist() for kind, column in arrays.items()}
         context = f"profile store {self.url}"
-        records = {
-            kind: decode_records(kind, values.get(kind, []), context)
-            if len(requests[kind].ids)
-            else decode_records(kind, [], context)
-            for kind in keys
-        }
+        for kind, idx in wanted.items():
+            decoded = decode_records(kind, values[kind].tolist(), context)
+            if kind in records:
+                records[kind][idx] = decoded
+            else:
+                records[kind] = decoded
         self.stats.reads += 1
         watched = list(groups) if self.optimistic else []
         return ReadSession(requests, records, _Token(keys, groups, watched))
@@ -573,29 +656,28 @@ class RedisStore(ProfileStore):
             plan.setdefault(conn, []).append((unit, n))
         token.watched = []
         if not payloads:
+            if self.cache is not None:
+                for kind, records in session.records.items():
+                    self.cache.put(kind, session.requests[kind].hashes, records)
+            return
+        if self.write_behind:
+            self._send(payloads, "write")
+            self._pending = _Pending(plan, set(per_unit))
+            self.stats.writes += 1
+            if self.cache is not None:  # emptied again if the write turns out to fail
+                for kind, records in session.records.items():
+                    self.cache.put(kind, session.requests[kind].hashes, records)
             return
         try:
             replies = self._exchange(payloads, "write")
         except _TopologyChanged as exc:
             nothing = {kind: np.zeros(len(m), dtype=bool) for kind, m in changed.items()}
             raise WriteConflict(nothing) from exc
-        aborted: list[int] = []
-        for conn, items in plan.items():
-            pos = 0
-            for unit, n in items:
-                got = replies[conn][pos : pos + n]
-                pos += n
-                if unit not in per_unit:
-                    continue
-                result = got[-1]
-                errors = [r for r in got if isinstance(r, Exception)]
-                if isinstance(result, list):
-                    errors += [r for r in result if isinstance(r, Exception)]
-                if errors:
-                    raise StoreError(f"profile store {self.url}: write refused: {errors[0]}")
-                if result is None:
-                    aborted.append(unit)
+        aborted = self._check_write(plan, set(per_unit), replies)
         self.stats.writes += 1
+        if self.cache is not None and not aborted:
+            for kind, records in session.records.items():
+                self.cache.put(kind, session.requests[kind].hashes, records)
         if aborted:
             self.stats.conflicts += 1
             committed = {}
@@ -605,6 +687,31 @@ class RedisStore(ProfileStore):
                     ok &= ~np.isin(keys[kind].units, aborted)
                 committed[kind] = ok
             raise WriteConflict(committed)
+
+    def _check_write(
+        self,
+        plan: Mapping[int, list[tuple[int, int]]],
+        written: set[int],
+        replies: Mapping[int, list[object]],
+    ) -> list[int]:
+        """The units whose transaction was aborted (EXEC nil); raise on any error reply."""
+        aborted: list[int] = []
+        for conn, items in plan.items():
+            pos = 0
+            for unit, n in items:
+                got = replies[conn][pos : pos + n]
+                pos += n
+                if unit not in written:
+                    continue
+                result = got[-1]
+                errors = [r for r in got if isinstance(r, Exception)]
+                if isinstance(result, list):
+                    errors += [r for r in result if isinstance(r, Exception)]
+                if errors:
+                    raise StoreError(f"profile store {self.url}: write refused: {errors[0]}")
+                if result is None:
+                    aborted.append(unit)
+        return aborted
 
     def _ref_commands(
         self, refs: TxRefs, per_unit: dict[int, list[bytes]], counts: dict[int, int]
@@ -663,6 +770,7 @@ class RedisStore(ProfileStore):
     # -- labels -------------------------------------------------------------------------------
 
     def find_tx_refs(self, tx: Interned, label_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self._settle()
         n = len(tx.row_hash)
         merchants = np.full(n, None, dtype=object)
         devices = np.full(n, None, dtype=object)
@@ -707,7 +815,7 @@ class RedisStore(ProfileStore):
 
     # -- maintenance --------------------------------------------------------------------------
 
-    def flush(self) -> None:
+    def purge(self) -> None:
         """Delete every profile and reference under this store's prefix (tests, benchmarks)."""
         hosts = {(c.host, c.port) for c in self._conns}
         for host, port in hosts:

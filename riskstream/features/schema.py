@@ -234,10 +234,9 @@ def _copy_common(old: np.ndarray, kind: str) -> np.ndarray:
     return new
 
 
-def fresh_records(kind: str, n: int) -> np.ndarray:
-    """``n`` records of an entity never seen: zero counts, NEVER times, empty rings."""
+def _fresh_template(kind: str) -> np.ndarray:
     dtype = DTYPES[kind]
-    out = np.zeros(n, dtype=dtype)
+    out = np.zeros(1, dtype=dtype)
     out["version"] = SCHEMA_VERSION
     out["kind"] = KIND_CODE[kind]
     for name in ("first_ts", "last_ts", "floor", "prev_loc_ts", "label_floor", "fraud_ts"):
@@ -245,7 +244,18 @@ def fresh_records(kind: str, n: int) -> np.ndarray:
             out[name] = NEVER
     if "month" in dtype.names:
         out["month"] = NO_MONTH
-    return out
+    return out.view(np.uint8)
+
+
+_TEMPLATES = {kind: _fresh_template(kind) for kind in KINDS}
+
+
+def fresh_records(kind: str, n: int) -> np.ndarray:
+    """``n`` records of an entity never seen: zero counts, NEVER times, empty rings."""
+    dtype = DTYPES[kind]
+    out = np.empty(n * dtype.itemsize, dtype=np.uint8)
+    out.reshape(n, dtype.itemsize)[:] = _TEMPLATES[kind]  # a broadcast copy of one record
+    return out.view(dtype)
 
 
 def decode_records(kind: str, values: Sequence[bytes | None], context: str = "") -> np.ndarray:
@@ -265,7 +275,8 @@ def decode_records(kind: str, values: Sequence[bytes | None], context: str = "")
     n = len(values)
     size = dtype.itemsize
     if n and None not in values and set(map(len, values)) == {size}:  # type: ignore[arg-type]
-        out = np.frombuffer(b"".join(values), dtype=dtype).copy()  # type: ignore[arg-type]
+        # copying bytes, then viewing them as records, is ~10x faster than copying records
+        out = np.frombuffer(b"".join(values), dtype=np.uint8).copy().view(dtype)  # type: ignore[arg-type]
         if (out["version"] == SCHEMA_VERSION).all():
             _check_kind(out, kind, context)
             return out
@@ -289,7 +300,7 @@ def decode_records(kind: str, values: Sequence[bytes | None], context: str = "")
                 f"{context}: a {kind} profile of schema version {version} must have "
                 f"{old_dtype.itemsize} bytes"
             )
-        recs = np.frombuffer(b"".join(parts), dtype=old_dtype).copy()  # type: ignore[arg-type]
+        recs = np.frombuffer(b"".join(parts), dtype=np.uint8).copy().view(old_dtype)  # type: ignore[arg-type]
         _check_kind(recs, kind, context)
         while version < SCHEMA_VERSION:
             recs = _MIGRATIONS[(kind, version)][1](recs)

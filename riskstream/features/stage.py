@@ -255,8 +255,13 @@ class FeatureStage:
             return
         raise StoreError(f"profile store {self.store.url}: labels not applied (conflicts)")
 
+    def flush(self) -> None:
+        """Wait until the store acknowledged every profile write (before committing offsets)."""
+        self.store.flush()
+
     def close(self) -> None:
-        """Close the profile store."""
+        """Close the profile store (after waiting for its writes)."""
+        self.store.flush()
         self.store.close()
 
 
@@ -416,7 +421,8 @@ def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> F
 
     Keys (all optional): ``store`` (URL, default ``memory://``), ``key_prefix`` (``rs``),
     ``buckets`` (hash-tag buckets; 1 for one Redis, 16 for a cluster), ``concurrency``
-    (``single_writer`` for one Redis, ``optimistic`` for a cluster), ``socket_timeout_s`` (5),
+    (``single_writer`` for one Redis, ``optimistic`` for a cluster), ``cache_entries``
+    (500,000 with a single writer), ``write_behind`` (false), ``socket_timeout_s`` (5),
     ``label_horizon_days`` (90), ``max_attempts`` (8).
     """
     section = config.get("features") or {}
@@ -435,6 +441,10 @@ def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> F
             options["buckets"] = int(section["buckets"])
         if section.get("concurrency"):
             options["concurrency"] = str(section["concurrency"])
+        if section.get("cache_entries") is not None:
+            options["cache_entries"] = int(section["cache_entries"])
+        if section.get("write_behind"):
+            options["write_behind"] = True
         options["socket_timeout"] = float(section.get("socket_timeout_s", 5.0))
     store = open_store(str(url), **options)
     return FeatureStage(catalog, store, max_attempts=int(section.get("max_attempts", 8)))

@@ -33,6 +33,7 @@ __all__ = [
     "MemoryStore",
     "ProfileStore",
     "ReadSession",
+    "RecordCache",
     "TxRefs",
     "WriteConflict",
     "open_store",
@@ -134,6 +135,10 @@ class ProfileStore(abc.ABC):
         record = session.records[kind][0]
         return record if int(record["flags"]) & 1 else None
 
+    def flush(self) -> None:  # noqa: B027 - optional hook
+        """Wait until every write is acknowledged (stores that write behind); raise if one
+        failed. Call it before committing input offsets."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (a no-op for the memory store)."""
 
@@ -217,32 +222,93 @@ class _HashIndex:
 class _EntityTable:
     """All records of one kind, a hash index to their rows, and their ids (for humans)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, ids: bool = True) -> None:
         self.kind = kind
         self.index = _HashIndex()
         self.records = fresh_records(kind, 1024)
-        self.ids = np.empty(1024, dtype=object)
+        self.ids = np.empty(1024 if ids else 0, dtype=object)
+        self.keep_ids = ids
         self.count = 0
 
     def rows(self, hashes: np.ndarray) -> np.ndarray:
         return self.index.lookup(hashes)
 
-    def add(self, hashes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    def add(self, hashes: np.ndarray, ids: np.ndarray | None) -> np.ndarray:
         start = self.count
         end = start + len(hashes)
         rows = np.arange(start, end, dtype=np.int64)
         if end > len(self.records):
             size = max(2 * len(self.records), end)
             grown = fresh_records(self.kind, size)
-            grown[:start] = self.records[:start]
+            _byte_rows(grown)[:start] = _byte_rows(self.records)[:start]
             self.records = grown
-            grown_ids = np.empty(size, dtype=object)
-            grown_ids[:start] = self.ids[:start]
-            self.ids = grown_ids
+            if self.keep_ids:
+                grown_ids = np.empty(size, dtype=object)
+                grown_ids[:start] = self.ids[:start]
+                self.ids = grown_ids
         self.index.insert(hashes, rows)
-        self.ids[start:end] = ids
+        if self.keep_ids:
+            self.ids[start:end] = ids
         self.count = end
         return rows
+
+
+class RecordCache:
+    """Records a single writer has read or written, kept in process to skip re-reading them.
+
+    Two generations, an approximate LRU in O(1) numpy operations: lookups search the current
+    generation, then the previous one; stores go to the current one; when it holds
+    ``capacity / 2`` entities it becomes the previous one (the old previous one is dropped).
+    Only valid while this process is the only writer of the profiles it caches.
+
+    >>> cache = RecordCache(capacity=4)
+    >>> recs = fresh_records("card", 2)
+    >>> recs["n_tx"] = [3, 4]
+    >>> cache.put("card", np.array([11, 22], dtype=np.uint64), recs)
+    >>> got, hit = cache.get("card", np.array([22, 33], dtype=np.uint64))
+    >>> hit.tolist(), int(got["n_tx"][0])
+    ([True, False], 4)
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(int(capacity), 2)
+        self.generations = [self._empty(), self._empty()]
+
+    @staticmethod
+    def _empty() -> dict[str, _EntityTable]:
+        return {kind: _EntityTable(kind, ids=False) for kind in KINDS}
+
+    def get(self, kind: str, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cached records (fresh ones where missing) and the hit mask."""
+        out = fresh_records(kind, len(hashes))
+        hit = np.zeros(len(hashes), dtype=bool)
+        for generation in self.generations:
+            table = generation[kind]
+            if table.count == 0:
+                continue
+            rows = table.rows(hashes)
+            found = (rows >= 0) & ~hit
+            if found.any():
+                _byte_rows(out)[found] = _byte_rows(table.records)[rows[found]]
+                hit |= found
+        return out, hit
+
+    def put(self, kind: str, hashes: np.ndarray, records: np.ndarray) -> None:
+        """Remember ``records`` (current generation; overwrites what it held for them)."""
+        if not len(hashes):
+            return
+        table = self.generations[0][kind]
+        rows = table.rows(hashes)
+        new = rows < 0
+        if new.any():
+            rows[new] = table.add(hashes[new], None)
+        _byte_rows(table.records)[rows] = _byte_rows(records)
+        if sum(t.count for t in self.generations[0].values()) >= self.capacity // 2:
+            self.generations = [self._empty(), self.generations[0]]
+
+    def clear(self) -> None:
+        """Forget everything (after a failure: what the store holds is not known)."""
+        self.generations = [self._empty(), self._empty()]
 
 
 class MemoryStore(ProfileStore):

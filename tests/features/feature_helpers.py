@@ -85,19 +85,29 @@ def assert_frames_equal(a: dict, b: dict, names: Sequence[str] | None = None) ->
 
 # --- stores -----------------------------------------------------------------------------------
 
-STORE_KINDS = ("memory", "redis", "cluster")
+STORE_KINDS = ("memory", "redis", "redis-nocache", "redis-writebehind", "cluster")
 
 
 @contextmanager
 def open_test_store(kind: str, request: Any) -> Iterator[ProfileStore]:
-    """A fresh, empty store of ``kind``; Redis ones get a key prefix of their own."""
+    """A fresh, empty store of ``kind``; Redis ones get a key prefix of their own.
+
+    ``redis`` is one Redis with the single-writer record cache, ``redis-nocache`` without it
+    (every profile read from Redis), ``redis-writebehind`` with the cache and write-behind,
+    ``cluster`` a 3-master cluster, optimistic, 8 buckets.
+    """
     if kind == "memory":
         yield MemoryStore()
         return
     prefix = "t" + uuid.uuid4().hex[:12]
-    if kind == "redis":
+    if kind.startswith("redis"):
         url = request.getfixturevalue("redis_url")
-        store = RedisStore(url, prefix=prefix)
+        store = RedisStore(
+            url,
+            prefix=prefix,
+            cache_entries=0 if "nocache" in kind else None,
+            write_behind="writebehind" in kind,
+        )
     else:
         cluster = request.getfixturevalue("redis_cluster")
         host, port = cluster.nodes[0]
@@ -105,7 +115,7 @@ def open_test_store(kind: str, request: Any) -> Iterator[ProfileStore]:
     try:
         yield store
     finally:
-        store.flush()
+        store.purge()
         _delete_meta(store)
         store.close()
 
@@ -130,6 +140,7 @@ def snapshot(store: ProfileStore) -> dict:
             for kind in KINDS
         }
     assert isinstance(store, RedisStore)
+    store.flush()  # write-behind: what was sent must have landed
     out: dict[bytes, object] = {}
     for host, port in {(c.host, c.port) for c in store._conns}:
         client = redis.Redis(host=host, port=port, db=store.db)

@@ -41,17 +41,42 @@ def own_redis(redis_url: str, tmp_path) -> Iterator[RedisServer]:  # type: ignor
     server.stop()
 
 
-def test_redis_going_away_mid_run_is_a_clear_store_error(own_redis: RedisServer) -> None:
-    store = RedisStore(own_redis.url, socket_timeout=2.0)
+@pytest.mark.parametrize("cache", [0, 1000])
+def test_redis_going_away_mid_run_is_a_clear_store_error(
+    own_redis: RedisServer, cache: int
+) -> None:
+    store = RedisStore(own_redis.url, socket_timeout=2.0, cache_entries=cache)
     stage = FeatureStage(CATALOG, store)
     run(stage, _rows(0, 20))
     own_redis.stop()
     started = time.monotonic()
-    with pytest.raises(StoreError, match="connection lost during read") as info:
+    # with the cache every profile of the batch is known: the failure shows at the write
+    phase = "write" if cache else "read"
+    with pytest.raises(StoreError, match=f"connection lost during {phase}") as info:
         stage.compute(make_batch(_rows(20, 20)))
     assert own_redis.url.split("//")[1].split("/")[0] in str(info.value)
     assert time.monotonic() - started < 10
     assert stage.stats["rows"] == 20  # the failed batch is not counted as done
+
+
+def test_write_behind_failure_surfaces_at_the_next_batch_or_flush(own_redis: RedisServer) -> None:
+    store = RedisStore(own_redis.url, socket_timeout=2.0, write_behind=True)
+    stage = FeatureStage(CATALOG, store)
+    run(stage, _rows(0, 20))
+    stage.flush()
+    assert store.stats.writes == 1 and store.stats.round_trips == 2
+    own_redis.stop()
+    # every profile of this batch is cached: no read; the write goes out unacknowledged (or
+    # fails at once if the socket already knows the server is gone)
+    try:
+        stage.compute(make_batch(_rows(20, 20)))
+    except StoreError as exc:
+        assert "connection lost during write" in str(exc)
+    else:
+        with pytest.raises(StoreError, match="previous batch"):
+            stage.flush()
+    with pytest.raises(StoreError):
+        stage.compute(make_batch(_rows(40, 20)))
 
 
 def test_a_write_cut_in_the_middle_applies_nothing(own_redis: RedisServer) -> None:

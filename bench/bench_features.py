@@ -1,0 +1,285 @@
+"""Feature computation: numba kernels alone, the stage with the memory store, with Redis.
+
+Prints, in one run: transactions/s of the numba kernels alone (one core: the kernels are
+single-threaded) and of the whole feature stage with the in-process store; transactions/s
+with a Redis on loopback (micro-batches of 1,000) and with a 3-node Redis Cluster; Redis round
+trips per micro-batch; bytes per customer profile (the record, and what Redis spends on the
+key). The machine may be shared, so every phase is repeated and the best pass is reported, and
+CPU time (this process, and the Redis server's from INFO) is printed beside wall time.
+
+Workload: synthetic transactions in event-time order, shaped like the simulator's (91% card
+payments, 64% with a location, 34% with a device, 8% with a payee, Zipf-popular merchants), over
+a population large enough that a micro-batch of 1,000 touches ~1,000 customers: the expensive,
+realistic case for a store (a small population repeats entities within a batch).
+
+    .venv/bin/python bench/bench_features.py            # starts its own redis-server(s)
+    .venv/bin/python bench/bench_features.py --redis redis://127.0.0.1:6379/0 --no-cluster
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from riskstream.batch import TxBatch
+from riskstream.features import stage as stage_module
+from riskstream.features.catalog import FeatureCatalog
+from riskstream.features.hashing import intern
+from riskstream.features.redis_store import RedisStore
+from riskstream.features.schema import CUSTOMER, DTYPES
+from riskstream.features.stage import FeatureStage
+from riskstream.features.store import MemoryStore
+
+T0 = 1_767_225_600_000
+TYPES = np.array(["purchase", "withdrawal", "transfer", "deposit", "refund"], dtype=object)
+
+
+def synthetic(n: int, customers: int, seed: int = 7) -> TxBatch:
+    """``n`` transactions of ``customers`` customers over n / (3 per customer per day) days."""
+    rng = np.random.default_rng(seed)
+    days = max(n / (3.0 * customers), 1.0)
+    ts = T0 + np.sort(rng.integers(0, int(days * 86_400_000), n))
+    cust = rng.integers(0, customers, n)
+    kind = rng.choice(5, n, p=[0.83, 0.08, 0.07, 0.017, 0.003])
+    card_tx = (kind <= 1) & (rng.random(n) < 0.995)
+    merchants = max(customers // 5, 10)
+    zipf = np.minimum(rng.zipf(1.3, n), merchants) - 1
+    located = card_tx & (rng.random(n) < 0.70)
+    device_tx = (~located & (kind != 3)) | (rng.random(n) < 0.05)
+    payee_tx = (kind >= 2) & (kind <= 3)
+    home_lat = rng.uniform(36.0, 60.0, customers)
+    home_lon = rng.uniform(-9.0, 25.0, customers)
+
+    def ids(prefix: str, values: np.ndarray, present: np.ndarray) -> np.ndarray:
+        out = np.full(n, None, dtype=object)
+        out[present] = [f"{prefix}{v:07d}" for v in values[present].tolist()]
+        return out
+
+    everyone = np.ones(n, dtype=bool)
+    lat = np.where(located, home_lat[cust] + rng.normal(0, 0.05, n), np.nan)
+    lon = np.where(located, home_lon[cust] + rng.normal(0, 0.05, n), np.nan)
+    amount = np.round(np.exp(rng.normal(3.2, 1.1, n)), 2)
+    amount[kind == 3] = np.round(rng.uniform(500, 5000, int((kind == 3).sum())), 2)
+    return TxBatch(
+        offset=np.arange(n, dtype=np.int64),
+        tx_id=np.array([f"tx{i:010d}" for i in range(n)], dtype=object),
+        customer_id=ids("cu", cust, everyone),
+        amount=amount,
+        currency=np.full(n, "EUR", dtype=object),
+        timestamp=ts.astype(np.int64),
+        card_id=ids("card", cust * 2 + (rng.random(n) < 0.2), card_tx),
+        merchant_id=ids("me", zipf, card_tx),
+        mcc=np.full(n, None, dtype=object),
+        channel=np.full(n, None, dtype=object),
+        country=np.full(n, "DE", dtype=object),
+        device_id=ids("dv", cust * 3 + (rng.random(n) < 0.1), device_tx),
+        ip=np.full(n, None, dtype=object),
+        payee_id=ids("py", rng.integers(0, customers // 2, n), payee_tx),
+        type=TYPES[kind],
+        lat=lat,
+        lon=lon,
+    )
+
+
+@dataclass
+class Pass:
+    wall: float
+    cpu: float
+    kernels: float
+    server_cpu: float = 0.0
+    round_trips: int = 0
+
+
+def run_pass(stage: FeatureStage, batches: list[TxBatch], server: RedisStore | None) -> Pass:
+    """One pass of the stage over the batches, timing the numba kernels separately."""
+    kernel_time = 0.0
+    inner = stage_module._run_kernels
+
+    def timed(prep, records):  # type: ignore[no-untyped-def]
+        nonlocal kernel_time
+        started = time.perf_counter()
+        try:
+            return inner(prep, records)
+        finally:
+            kernel_time += time.perf_counter() - started
+
+    stage_module._run_kernels = timed
+    server_before = _server_cpu(server)
+    trips = stage.store.stats.round_trips
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        for batch in batches:
+            stage.compute(batch)
+        stage.flush()  # write-behind: the last write acknowledged, inside the timing
+    finally:
+        stage_module._run_kernels = inner
+    return Pass(
+        wall=time.perf_counter() - wall,
+        cpu=time.process_time() - cpu,
+        kernels=kernel_time,
+        server_cpu=_server_cpu(server) - server_before,
+        round_trips=stage.store.stats.round_trips - trips,
+    )
+
+
+def _server_cpu(store: RedisStore | None) -> float:
+    if store is None:
+        return 0.0
+    import redis
+
+    total = 0.0
+    for host, port in {(c.host, c.port) for c in store._conns}:
+        client = redis.Redis(host=host, port=port)
+        info = client.info("cpu")
+        total += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        client.close()
+    return total
+
+
+def best_of(passes: list[Pass]) -> Pass:
+    return min(passes, key=lambda p: p.wall)
+
+
+def bench_store(
+    label: str,
+    make_store,  # type: ignore[no-untyped-def]
+    batches: list[TxBatch],
+    repeats: int,
+) -> tuple[Pass, Pass, object]:
+    """Fresh store per repeat: (best first-application pass, best replay pass, a store)."""
+    catalog = FeatureCatalog.default()
+    firsts, replays = [], []
+    store = None
+    for _ in range(repeats):
+        if store is not None:
+            _cleanup(store)
+        store = make_store()
+        stage = FeatureStage(catalog, store)
+        redis_store = store if isinstance(store, RedisStore) else None
+        firsts.append(run_pass(stage, batches, redis_store))
+        replays.append(run_pass(stage, batches[: max(len(batches) // 4, 1)], redis_store))
+    return best_of(firsts), best_of(replays), store
+
+
+def _cleanup(store: object) -> None:
+    if isinstance(store, RedisStore):
+        store.purge()
+        store.close()
+
+
+def _memory_usage(store: RedisStore, customer_id: str) -> int | None:
+    import redis
+
+    h = int(intern(np.array([customer_id], dtype=object)).hashes[0])
+    bucket = (h >> 11) % store.buckets
+    key = f"{store.prefix}:{{{bucket}}}:c:{customer_id}".encode()
+    conn = store._conns[store._conn_of_bucket(bucket)]
+    client = redis.Redis(host=conn.host, port=conn.port)
+    try:
+        return client.memory_usage(key)
+    finally:
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tx", type=int, default=300_000, help="transactions")
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1_000, help="micro-batch size")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--redis", help="use this Redis instead of starting one")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the Redis Cluster")
+    args = parser.parse_args()
+
+    print(f"cores: {os.cpu_count()} (nproc), batch: {args.batch}, repeats: {args.repeats}")
+    started = time.perf_counter()
+    data = synthetic(args.tx, args.customers)
+    batches = [data.take(slice(i, i + args.batch)) for i in range(0, len(data), args.batch)]
+    per_batch = {
+        kind: np.mean([len(intern(getattr(b, f"{kind}_id"))) for b in batches[:50]])
+        for kind in DTYPES
+    }
+    print(
+        f"workload: {len(data):,} synthetic transactions, {args.customers:,} customers, "
+        f"built in {time.perf_counter() - started:.1f} s"
+    )
+    print(
+        "  distinct entities per micro-batch: "
+        + ", ".join(f"{kind} {n:.0f}" for kind, n in per_batch.items())
+    )
+    warm = FeatureStage(FeatureCatalog.default())  # compile or load the kernels
+    for batch in batches[:3]:
+        warm.compute(batch)
+
+    n = len(data)
+    first, replay, _ = bench_store("memory", MemoryStore, batches, args.repeats)
+    print("memory store (in-process)")
+    print(f"  numba kernels alone:          {n / first.kernels:>12,.0f} tx/s  (one core)")
+    print(f"  feature stage, end to end:    {n / first.wall:>12,.0f} tx/s  (cpu {first.cpu:.2f} s)")
+    replayed = len(batches) // 4 * args.batch
+    print(f"  replay of applied batches:    {replayed / replay.wall:>12,.0f} tx/s")
+
+    def redis_section(title: str, make) -> None:  # type: ignore[no-untyped-def]
+        first, replay, store = bench_store(title, make, batches, args.repeats)
+        trips = first.round_trips / len(batches)
+        cpu_rate = n / (first.cpu + first.server_cpu)
+        print(title)
+        print(
+            f"  feature stage, end to end:    {n / first.wall:>12,.0f} tx/s  "
+            f"(client cpu {first.cpu:.2f} s, server cpu {first.server_cpu:.2f} s, "
+            f"{cpu_rate:,.0f} tx per cpu-second)"
+        )
+        print(f"  numba kernels inside it:      {n / first.kernels:>12,.0f} tx/s")
+        print(f"  round trips per micro-batch:  {trips:>12.2f}")
+        print(f"  replay of applied batches:    {replayed / replay.wall:>12,.0f} tx/s")
+        usage = _memory_usage(store, str(data.customer_id[0]))  # type: ignore[arg-type]
+        print(f"  Redis memory per customer key: {usage} bytes (record {CUSTOMER.itemsize})")
+        _cleanup(store)
+
+    from riskstream.stream.localservices import RedisCluster, RedisServer
+
+    server = None
+    url = args.redis
+    if url is None:
+        server = RedisServer().start()
+        url = server.url
+    try:
+        prefix = "bench" + uuid.uuid4().hex[:6]
+        redis_section(
+            f"Redis on loopback ({url}), single writer, record cache on (the default)",
+            lambda: RedisStore(url, prefix=prefix),
+        )
+        redis_section(
+            "Redis on loopback, single writer, record cache on, write-behind",
+            lambda: RedisStore(url, prefix=prefix, write_behind=True),
+        )
+        redis_section(
+            "Redis on loopback, single writer, no cache: every profile read from Redis",
+            lambda: RedisStore(url, prefix=prefix, cache_entries=0),
+        )
+    finally:
+        if server is not None:
+            server.stop()
+    if not args.no_cluster:
+        with RedisCluster() as cluster:
+            host, port = cluster.nodes[0]
+            curl = f"redis+cluster://{host}:{port}"
+            redis_section(
+                "Redis Cluster, 3 masters on loopback (optimistic, 16 buckets)",
+                lambda: RedisStore(curl, prefix="bench"),
+            )
+    print(
+        f"bytes per profile record: customer {CUSTOMER.itemsize}, "
+        + ", ".join(
+            f"{kind} {dtype.itemsize}" for kind, dtype in DTYPES.items() if kind != "customer"
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
