@@ -66,17 +66,26 @@ class ReplaySummary(RunSummary):
         return out
 
 
-class DecisionSink:
-    """Formats, chains and writes decision batches on a thread of its own (GIL released).
+_END_BATCH = object()
 
-    ``submit(db)`` returns at once (blocks only when ``depth`` batches wait); ``close()`` waits
+
+class DecisionSink:
+    """Formats, chains and writes decision batches on a thread of its own, and hands them to
+    the run's alerts there too (in order, with ``end_batch`` after each input batch).
+
+    The formatting and chain kernels release the GIL, and the Engine's numba kernels do as
+    well, so the second core does the outputs while the first scores the next batch.
+    ``submit(db)`` returns at once (blocks only when ``depth`` items wait); ``close()`` waits
     for the queue, records the chain head and re-raises any error of the thread.
     """
 
-    def __init__(self, path: Path, depth: int = 3) -> None:
+    def __init__(self, path: Path, alerts: RunAlerts | None = None, depth: int = 8) -> None:
         self.writer = ChainedWriter.open(path)
+        self.alerts = alerts
         self.seconds = 0.0
-        self._queue: queue.Queue[DecisionBatch | None] = queue.Queue(depth)
+        self.alerted = 0
+        self.tasks = 0
+        self._queue: queue.Queue[Any] = queue.Queue(depth)
         self._error: BaseException | None = None
         self._closed = False
         self._scratch = np.empty(0, dtype=np.uint8)
@@ -84,26 +93,44 @@ class DecisionSink:
         self._thread.start()
 
     def submit(self, db: DecisionBatch) -> None:
+        self._put(db)
+
+    def end_batch(self) -> None:
+        """After the decisions of one input batch: due SMS go out, due tasks expire."""
+        self._put(_END_BATCH)
+
+    def _put(self, item: Any) -> None:
         if self._error is not None:
             raise ReplayError(f"writing decisions failed: {self._error}") from self._error
-        self._queue.put(db)
+        self._queue.put(item)
 
     def _loop(self) -> None:
         while True:
-            db = self._queue.get()
-            if db is None:
+            item = self._queue.get()
+            if item is None:
                 return
             if self._error is not None:
                 continue
             started = time.perf_counter()
             try:
-                if len(self._scratch) < scratch_size(db):
-                    self._scratch = np.empty(scratch_size(db), dtype=np.uint8)
-                buf, starts = format_decisions(db, self._scratch)
-                self.writer.write_block(buf, starts)
+                if item is _END_BATCH:
+                    if self.alerts is not None:
+                        self.alerts.end_batch()
+                else:
+                    self._write(item)
             except BaseException as exc:  # handed to the main thread by submit/close
                 self._error = exc
             self.seconds += time.perf_counter() - started
+
+    def _write(self, db: DecisionBatch) -> None:
+        if len(self._scratch) < scratch_size(db):
+            self._scratch = np.empty(scratch_size(db), dtype=np.uint8)
+        buf, starts = format_decisions(db, self._scratch)
+        self.writer.write_block(buf, starts)
+        if self.alerts is not None:
+            alerted, tasks = self.alerts.on_decisions(db)
+            self.alerted += alerted
+            self.tasks += tasks
 
     def close(self) -> None:
         if self._closed:
@@ -150,14 +177,16 @@ def replay_history(
     if tee is not None:
         engine.policy = tee  # type: ignore[assignment]
     stages = dict.fromkeys(("input", "engine", "outputs", "write (thread)"), 0.0)
+    # outputs: what the main thread spends on them; write (thread): decisions formatted,
+    # chained and written, alerts and SMS tasks, on the second thread (overlapping the rest)
     started = time.perf_counter()
     try:
         with ExitStack() as stack:
-            sink = DecisionSink(out_dir / "decisions.jsonl")
-            stack.callback(sink.close)  # on an error; a no-op after the close below
             dead_file = stack.enter_context(open(out_dir / "dead_letters.jsonl", "wb"))
             alerts = RunAlerts(engine.config.get("alerts", {}), out_dir, history.path)
             stack.callback(alerts.close)
+            sink = DecisionSink(out_dir / "decisions.jsonl", alerts)
+            stack.callback(sink.close)  # on an error (before alerts.close); no-op after close
             written_dead = 0
             chunks = iter(history.chunks)
             while True:
@@ -179,9 +208,6 @@ def replay_history(
                     )
                     sink.submit(db)
                     _count(db, summary)
-                    alerted, tasks = alerts.on_decisions(db)
-                    summary.alerts += alerted
-                    summary.sms_tasks += tasks
                     for collect in collectors:
                         collect(db)
                     if comparison is not None:
@@ -192,7 +218,7 @@ def replay_history(
                 if dead:
                     dead_file.writelines(dead_letter_lines(dead))
                     summary.dead_letters.update(d.reason for d in dead)
-                alerts.end_batch()
+                sink.end_batch()
                 stages["outputs"] += time.perf_counter() - t2
                 if on_progress is not None:
                     on_progress(len(batch))
@@ -204,6 +230,7 @@ def replay_history(
             sink.close()
             stages["outputs"] += time.perf_counter() - t3
             stages["write (thread)"] = sink.seconds
+            summary.alerts, summary.sms_tasks = sink.alerted, sink.tasks
     finally:
         if tee is not None:
             engine.policy = tee.policy
