@@ -239,7 +239,7 @@ class _EntityTable:
         rows = np.arange(start, end, dtype=np.int64)
         if end > len(self.records):
             size = max(2 * len(self.records), end)
-            grown = fresh_records(self.kind, size)
+            grown = np.empty(size, dtype=self.records.dtype)  # rows past count: written on add
             _byte_rows(grown)[:start] = _byte_rows(self.records)[:start]
             self.records = grown
             if self.keep_ids:
