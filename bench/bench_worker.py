@@ -40,7 +40,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from riskstream.stream.kafka_tools import ensure_topics, produce_lines  # noqa: E402
+from riskstream.stream.kafka_tools import (  # noqa: E402
+    ensure_topics,
+    produce_lines,
+    produce_steady,
+)
 from riskstream.stream.localservices import (  # noqa: E402
     KafkaBroker,
     RedisServer,
@@ -157,7 +161,10 @@ def _sustained(port: int, total: int, timeout: float = 300.0) -> float:
 
 
 def _produce(brokers: str, topic: str, lines: list[bytes], rate: float | None) -> None:
-    asyncio.run(produce_lines(brokers, topic, lines, rate=rate, linger_ms=0 if rate else 5))
+    if rate:
+        asyncio.run(produce_steady(brokers, topic, lines, rate))
+    else:
+        asyncio.run(produce_lines(brokers, topic, lines))
 
 
 def _timestamps(brokers: str, topic: str) -> dict[str, int]:
@@ -225,8 +232,9 @@ def run_worker_phase(
             _wait_ready(port, proc)
             _produce(brokers, f"{name}-transactions", warm, None)  # JIT, connections, caches
             end = time.monotonic() + 60
-            while _metric(port, "riskstream_records_in_total") < WARMUP and time.monotonic() < end:
+            while _metric(port, "riskstream_decisions_total") < WARMUP and time.monotonic() < end:
                 time.sleep(0.2)
+            time.sleep(1.0)
             _produce(brokers, f"{name}-transactions", lines[-n:], rate)
             end = time.monotonic() + 60
             total = n + WARMUP

@@ -201,8 +201,9 @@ class DirectConsumer:
     faust's per-event stream machinery costs ~50 us of CPU per record on the development
     machine (see bench/RESULTS.md); here a micro-batch is whatever ``getmany`` returns within
     ``max_wait_ms`` (up to ``batch_size``), so batches grow under load and shrink to one record
-    when traffic is thin. Same checkpoint: process, produce and await, then commit the batch's
-    offsets (consumer group ``{app_id}-tx``) and trim the stored outputs. A commit refused
+    when traffic is thin. Same checkpoint: process (profiles and stored outputs written),
+    produce and await the acks, then commit the batch's offsets (consumer group
+    ``{app_id}-tx``) and trim the stored outputs, one batch at a time. A commit refused
     because a rebalance moved the partition away is logged: the new owner replays the batch,
     which the checkpoint makes harmless. Labels and SMS replies stay with faust's agents.
     """
@@ -233,6 +234,7 @@ class DirectConsumer:
         runtime.lag_source = consumer
         runtime.assigned = True
         wait_ms = max(1, int(s.max_wait_ms))
+        inflight: asyncio.Future | None = None  # the previous batch's produce + commit
         try:
             while not runtime.stopping:
                 fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=s.batch_size)
@@ -244,22 +246,40 @@ class DirectConsumer:
                     for m in messages
                 ]
                 commit = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
-                task = asyncio.ensure_future(self._checkpoint(consumer, records, commit))
+                ingest_ns = time.monotonic_ns()
                 try:
-                    await asyncio.shield(task)
-                except asyncio.CancelledError:
-                    await task  # finish the batch (and its commit) before stopping
-                    raise
+                    outputs = runtime.core.process(records, ingest_ns)
+                except Exception as exc:  # the stream boundary: crash loudly, commit nothing
+                    runtime.fail(exc)
+                inflight = asyncio.ensure_future(
+                    self._deliver(consumer, records, outputs, commit, ingest_ns)
+                )
+                await _finish(inflight)
         finally:
+            if inflight is not None and not inflight.done():
+                await _finish(inflight)  # stopping or cancelled: the last batch still commits
             await consumer.stop()
             self.done.set()
 
-    async def _checkpoint(
-        self, consumer: Any, records: Sequence[InRecord], commit: Mapping[Any, int]
+    async def _deliver(
+        self,
+        consumer: Any,
+        records: Sequence[InRecord],
+        outputs: Outputs,
+        commit: Mapping[Any, int],
+        ingest_ns: int,
     ) -> None:
+        """Produce a processed batch, await the acks, then commit its offsets and trim."""
         from aiokafka.errors import CommitFailedError, IllegalStateError
 
-        await self.runtime.checkpoint_records(records)
+        runtime = self.runtime
+        try:
+            await runtime._produce(outputs, ingest_ns)
+            runtime._observe_lag(records)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            runtime.fail(exc)
         try:
             await consumer.commit(dict(commit))
         except (CommitFailedError, IllegalStateError) as exc:
@@ -267,9 +287,18 @@ class DirectConsumer:
             return
         for tp, offset in commit.items():
             try:
-                self.runtime.core.trim(tp.topic, tp.partition, offset)
+                runtime.core.trim(tp.topic, tp.partition, offset)
             except Exception as exc:
                 log.warning("trimming stored outputs failed: %r", exc)
+
+
+async def _finish(task: asyncio.Future) -> None:
+    """Await ``task`` even when the caller is cancelled meanwhile (a batch is never left half)."""
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 def _record(event: Any) -> InRecord:

@@ -18,6 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -33,6 +34,7 @@ __all__ = [
     "ensure_topics",
     "key_of",
     "produce_lines",
+    "produce_steady",
     "topic_partitions",
 ]
 
@@ -161,6 +163,69 @@ async def produce_lines(
     report.seconds = time.monotonic() - started
     if on_sent is not None:
         on_sent(report.records)
+    return report
+
+
+async def produce_steady(
+    bootstrap: str,
+    topic: str,
+    lines: Sequence[bytes],
+    rate: float,
+    key: Callable[[bytes], bytes | None] = key_of,
+    tick_s: float = 0.001,
+) -> ProduceReport:
+    """Send ``lines`` at ``rate`` records/s with the batch API: every ``tick_s`` the records due
+    by then leave as one batch per partition (murmur2 of the key, as `produce_lines`).
+
+    Costs ~2 us of CPU per record (keys parsed and partitions computed before the clock
+    starts), so a load generator on the same machine leaves the cores to what it measures.
+    Each record's Kafka timestamp is the moment its batch is built (within ``tick_s`` of due).
+    """
+    from aiokafka.partitioner import DefaultPartitioner
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=0, max_batch_size=1 << 20
+    )
+    try:
+        await producer.start()
+        partitions = sorted(await producer.partitions_for(topic))
+    except Exception as exc:
+        raise KafkaToolError(f"cannot reach Kafka at {bootstrap}: {exc!r}") from exc
+    choose = DefaultPartitioner()
+    cache: dict[bytes | None, int] = {}
+    keyed = []
+    for line in lines:
+        k = key(line)
+        part = cache.get(k)
+        if part is None:
+            part = cache[k] = choose(k, partitions, partitions)
+        keyed.append((k, line, part))
+    report = ProduceReport()
+    started = time.monotonic()
+    pending: list[asyncio.Future] = []
+    sent = 0
+    try:
+        while sent < len(keyed):
+            due = min(len(keyed), int((time.monotonic() - started) * rate) + 1)
+            batches: dict[int, Any] = {}
+            for k, line, part in keyed[sent:due]:
+                batch = batches.get(part)
+                if batch is None:
+                    batch = batches[part] = producer.create_batch()
+                if batch.append(key=k, value=line, timestamp=None) is None:
+                    pending.append(await producer.send_batch(batch, topic, partition=part))
+                    batch = batches[part] = producer.create_batch()
+                    batch.append(key=k, value=line, timestamp=None)
+                report.bytes += len(line)
+            for part, batch in batches.items():
+                pending.append(await producer.send_batch(batch, topic, partition=part))
+            report.records += due - sent
+            sent = due
+            await asyncio.sleep(tick_s)
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    report.seconds = time.monotonic() - started
     return report
 
 

@@ -154,6 +154,11 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     for *_, value in decisions:
         by_tx[orjson.loads(value)["tx_id"]].add(value)
     conflicting = {tx: v for tx, v in by_tx.items() if len(v) > 1}
+    if conflicting:  # where they came from, for the failure message
+        tx = next(iter(conflicting))
+        print([(p, o, v[:60], v[-80:]) for _, p, o, _, v in decisions if tx.encode() in v])
+        for w in ("a", "b", "a2"):
+            print(w, (tmp_path / f"{w}.log").read_text()[-1500:])
     assert not conflicting, f"{len(conflicting)} tx with differing decisions, e.g. " + str(
         next(iter(conflicting.values()))
     )
