@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,27 +174,28 @@ class Engine:
         ]
         return batch.take(~duplicate), dead
 
-    def _label_segments(self, batch: TxBatch) -> list[TxBatch]:
-        """Cut the batch where labels become due, releasing them just before that row."""
+    def _label_segments(self, batch: TxBatch) -> Iterator[TxBatch]:
+        """Cut the batch where labels become due, releasing them just before that row.
+
+        A generator on purpose: the labels due at a segment are released only after the
+        segments before it have been scored.
+        """
         if len(batch) == 0:
-            return []
+            return
         watermarks = np.maximum.accumulate(np.maximum(batch.timestamp, self._watermark))
         self._watermark = int(watermarks[-1])
         if self.labels.pending == 0:
-            return [batch]
+            yield batch
+            return
         due = self.labels.count_due(watermarks)
         cuts = np.flatnonzero(np.diff(due)) + 1
         bounds = [0, *cuts.tolist(), len(batch)]
-        segments = []
         for start, end in itertools.pairwise(bounds):
             released = self.labels.release(int(watermarks[start]))
             if len(released):
                 self.features.apply_labels(released)
                 self.model.apply_labels(released)
-            segments.append(
-                batch if (start, end) == (0, len(batch)) else batch.take(slice(start, end))
-            )
-        return segments
+            yield batch if (start, end) == (0, len(batch)) else batch.take(slice(start, end))
 
     def _score_segment(self, batch: TxBatch) -> DecisionBatch:
         frame = self.features.compute(batch)

@@ -145,12 +145,6 @@ def test_labels_count_once_and_unknown_ones_are_ignored(
         assert frame["device.fraud_count"][0] == pytest.approx(2.0, rel=1e-3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine._label_segments releases every label due anywhere in a batch before the "
-    "batch's first segment is scored (it builds the whole list first); making it a generator "
-    "fixes it. Remove this marker with that fix.",
-)
 def test_engine_releases_labels_no_earlier_than_the_row_they_are_due_at() -> None:
     rows = _merchant_rows()
     engine = Engine(labels=_feed([("t0", True, T0 + 4 * 3_600_000 + 1)]))

@@ -35,30 +35,29 @@ def test_label_file_is_parsed_and_bad_lines_are_set_apart(tmp_path: Path) -> Non
     assert released.tx_id.tolist() == ["b"] and released.is_fraud.tolist() == [False]
 
 
-class _Recorder:
-    """Records, for each label released, the event-time watermark at that moment."""
+class _Timeline:
+    """Records, in order, each label release and each segment the feature stage scores."""
 
     def __init__(self, engine: Engine) -> None:
-        self.seen: list[tuple[str, int, int]] = []
-        inner = engine.features.compute
-        self.engine = engine
-        self.max_ts = np.iinfo(np.int64).min
+        self.events: list[tuple[str, object]] = []
+        compute, apply_labels = engine.features.compute, engine.features.apply_labels
 
-        def compute(batch):  # type: ignore[no-untyped-def]
-            self.max_ts = max(self.max_ts, int(batch.timestamp.max()))
-            return inner(batch)
+        def record_compute(batch):  # type: ignore[no-untyped-def]
+            self.events.append(("score", batch.timestamp.copy()))
+            return compute(batch)
 
-        def apply_labels(labels: LabelBatch) -> None:
-            for tx_id, t in zip(labels.tx_id, labels.label_time, strict=True):
-                self.seen.append((tx_id, int(t), self.max_ts))
+        def record_labels(labels: LabelBatch) -> None:
+            self.events.append(("labels", labels.label_time.copy()))
+            apply_labels(labels)
 
-        engine.features.compute = compute  # type: ignore[method-assign]
-        engine.features.apply_labels = apply_labels  # type: ignore[method-assign]
+        engine.features.compute = record_compute  # type: ignore[method-assign]
+        engine.features.apply_labels = record_labels  # type: ignore[method-assign]
 
 
-def test_no_stage_sees_a_label_before_its_label_time() -> None:
+def test_labels_are_released_exactly_when_their_time_comes() -> None:
+    """Every label a row can see is due at that row; every label due at a row is visible."""
     lines = make_transactions(400)
-    times = [orjson.loads(x)["timestamp"] for x in lines]
+    times = np.array([orjson.loads(x)["timestamp"] for x in lines])
     rng = np.random.default_rng(3)
     label_times = rng.integers(times[0], times[-1], 60)
     feed = LabelFeed(
@@ -67,12 +66,19 @@ def test_no_stage_sees_a_label_before_its_label_time() -> None:
         label_times,
     )
     engine = Engine(labels=feed)
-    recorder = _Recorder(engine)
+    timeline = _Timeline(engine)
     decoder = Decoder()
-    for start in range(0, 400, 64):  # batches span many label times
+    for start in range(0, 400, 64):  # every batch spans several label times
         batch, _ = decoder.decode(lines[start : start + 64])
         engine.score(batch)
-    assert len(recorder.seen) == sum(t <= times[-1] for t in label_times)
-    for _tx, label_time, scored_before in recorder.seen:
-        # every transaction scored before the release was earlier than the label's time
-        assert scored_before < label_time
+    visible: list[int] = []
+    segments = 0
+    for kind, values in timeline.events:
+        if kind == "labels":
+            visible.extend(values.tolist())  # type: ignore[union-attr]
+            continue
+        segments += 1
+        first_row_time = int(values[0])  # type: ignore[index]
+        assert all(t <= first_row_time for t in visible)  # never early
+        assert sorted(visible) == sorted(t for t in label_times if t <= first_row_time)  # on time
+    assert segments > 400 // 64 + 1  # batches really were cut at release points
