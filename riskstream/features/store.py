@@ -282,15 +282,18 @@ class RecordCache:
         """Cached records (fresh ones where missing) and the hit mask."""
         out = fresh_records(kind, len(hashes))
         hit = np.zeros(len(hashes), dtype=bool)
+        todo = np.arange(len(hashes))
         for generation in self.generations:
             table = generation[kind]
-            if table.count == 0:
+            if table.count == 0 or not len(todo):
                 continue
-            rows = table.rows(hashes)
-            found = (rows >= 0) & ~hit
+            rows = table.rows(hashes[todo])
+            found = rows >= 0
             if found.any():
-                _byte_rows(out)[found] = _byte_rows(table.records)[rows[found]]
-                hit |= found
+                where = todo[found]
+                _byte_rows(out)[where] = _byte_rows(table.records)[rows[found]]
+                hit[where] = True
+                todo = todo[~found]
         return out, hit
 
     def put(self, kind: str, hashes: np.ndarray, records: np.ndarray) -> None:

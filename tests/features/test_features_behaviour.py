@@ -97,6 +97,7 @@ def test_every_computed_feature_is_in_the_catalog_and_documented() -> None:
         expected = FeatureType.BOOL if name in K.BOOL_FEATURES else FeatureType.NUMBER
         assert spec.type is expected, name
     for name, spec in CATALOG.items():
+        assert spec.description and spec.definition, name
         if spec.entity != "tx":
             assert name in computed, f"catalog name {name} is computed by no kernel"
 
