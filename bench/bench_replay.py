@@ -56,20 +56,22 @@ def _engine(config: dict, labels_path: Path | None, times: Counter) -> Engine:
     return engine
 
 
-def _config() -> dict:
+def _config(model: str) -> dict:
     config = load_config()
-    try:  # the online anomaly model (Half-Space Trees) where the models stage has it
-        import riskstream.models.config  # noqa: F401
-
-        config["model"] = {**config.get("model", {}), "kind": "online"}
-    except ImportError:
-        pass
+    if model == "online":
+        try:  # the online anomaly model (Half-Space Trees) where the models stage has it
+            import riskstream.models.config  # noqa: F401
+        except ImportError:
+            return config
+    config["model"] = {**config.get("model", {}), "kind": model}
     return config
 
 
-def replay_once(path: Path, out: Path, labels: Path | None) -> tuple[dict, Counter, str]:
+def replay_once(
+    path: Path, out: Path, labels: Path | None, model: str
+) -> tuple[dict, Counter, str]:
     times: Counter = Counter()
-    engine = _engine(_config(), labels, times)
+    engine = _engine(_config(model), labels, times)
     started = time.perf_counter()
     history = read_history(path)
     times["input: open + validate"] += time.perf_counter() - started
@@ -101,6 +103,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=35)
     parser.add_argument("--labels", action="store_true", help="Also replay with labels.")
+    parser.add_argument("--model", default="online", choices=["online", "heuristic"],
+                        help="model.kind (online: HST + feedback learner)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -109,7 +113,7 @@ def main() -> None:
         warm = Path(tmp) / "warm.jsonl"
         with open(jsonl, "rb") as src:
             warm.write_bytes(b"".join(src.readline() for _ in range(5000)))
-        replay_once(warm, Path(tmp) / "warm-out", None)
+        replay_once(warm, Path(tmp) / "warm-out", None, args.model)
         parquet = data / "transactions.parquet"
         pq.write_table(to_arrow(concat_batches(list(read_history(jsonl).chunks))), parquet)
         print(f"nproc: {os.cpu_count()}; input {jsonl.stat().st_size / 1e6:,.0f} MB JSON lines, "
@@ -118,7 +122,9 @@ def main() -> None:
         if args.labels:
             runs.append(("parquet + labels", parquet, data / "labels.jsonl"))
         for name, path, labels in runs:
-            report, times, model = replay_once(path, Path(tmp) / name.replace(" ", ""), labels)
+            report, times, model = replay_once(
+                path, Path(tmp) / name.replace(" ", ""), labels, args.model
+            )
             show(name, report, times, model)
 
 
