@@ -202,3 +202,13 @@ def test_audit_replay_reports_every_mismatch(run_dir: Path, case: dict[str, Path
     assert "line 3: tx t2: score: recorded 0.99" in result.output
     assert "line 7: tx t6: decision" in result.output
     assert "tx t8: decided, but not recorded" in result.output
+
+
+def test_a_row_of_a_batch_that_spanned_a_rotation_names_its_snapshot_among_others() -> None:
+    from riskstream.replay.audit_replay import _differences
+
+    recorded = {"tx_id": "t", "score": 0.5, "model_snapshot": "hst:a+fb:x,hst:b+fb:x"}
+    assert _differences(recorded, {**recorded, "model_snapshot": "hst:b+fb:x"}) == ""
+    assert "model_snapshot" in _differences(recorded, {**recorded, "model_snapshot": "hst:c"})
+    assert _differences(recorded, {**recorded, "score": 0.5000004}) == ""  # 6 decimals
+    assert "score" in _differences(recorded, {**recorded, "score": 0.500002})
