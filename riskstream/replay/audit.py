@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 AUDIT_FORMAT = "riskstream-audit/1"
+_BLOCK = 1 << 25  # bytes read at a time by `verify_log`
 #: The anchor of a log that does not continue another one: sha256("riskstream-audit/1 genesis").
 GENESIS_ANCHOR = hashlib.sha256(f"{AUDIT_FORMAT} genesis".encode()).hexdigest()
 
@@ -249,16 +251,39 @@ def verify_bytes(
     head: str | None = None,
 ) -> VerifyResult:
     """Verify a chained log held in memory; ``records``/``head`` come from a closed sidecar."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10) + 1
-    if len(buf) and (len(ends) == 0 or ends[-1] != len(buf)):
-        ends = np.append(ends, len(buf))
-    starts = np.concatenate(([0], ends)).astype(np.int64)
-    n = len(starts) - 1
+    return _verify_blocks(iter([data]), anchor, first_seq, records, head)
+
+
+def _verify_blocks(
+    blocks: Iterator[bytes],
+    anchor: str,
+    first_seq: int,
+    records: int | None,
+    head: str | None,
+) -> VerifyResult:
+    """Verify a log given as consecutive blocks of bytes (cut anywhere)."""
     prev = _anchor_bytes(anchor)
-    bad, code, seq = verify_block(buf, starts, first_seq, prev, native=None)
-    if bad >= 0:
-        return VerifyResult(False, bad, *_diagnose(buf, starts, bad, code, seq, first_seq))
+    n = 0  # complete lines verified so far
+    tail = b""
+    for block in _with_end(blocks):
+        if block is None:
+            data, tail = tail, b""
+        else:
+            data = tail + block
+            cut = data.rfind(b"\n") + 1
+            data, tail = data[:cut], data[cut:]
+        if not data:
+            continue
+        buf = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero(buf == 10) + 1
+        if len(ends) == 0 or ends[-1] != len(buf):
+            ends = np.append(ends, len(buf))
+        starts = np.concatenate(([0], ends)).astype(np.int64)
+        bad, code, seq = verify_block(buf, starts, first_seq + n, prev, native=None)
+        if bad >= 0:
+            line, message = _diagnose(bad, code, seq, first_seq + n, n == 0)
+            return VerifyResult(False, n + bad, n + line, message)
+        n += len(starts) - 1
     last = prev.tobytes().hex()
     if records is not None and n != records:
         where = n + 1 if n < records else records + 1
@@ -276,10 +301,15 @@ def verify_bytes(
     return VerifyResult(True, n, head=last, closed=records is not None)
 
 
-def _diagnose(
-    buf: np.ndarray, starts: np.ndarray, bad: int, code: int, seq: int, first_seq: int
-) -> tuple[int, str]:
-    """(1-based line, message) for the first failure ``bad`` with reason ``code``."""
+def _with_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
+    yield from blocks
+    yield None
+
+
+def _diagnose(bad: int, code: int, seq: int, first_seq: int, at_start: bool) -> tuple[int, str]:
+    """(1-based line within the block, message) for its first failure ``bad`` (code ``code``);
+    ``first_seq`` is the seq expected on the block's first line, ``at_start`` whether the block
+    starts the log."""
     line = bad + 1
     expected = first_seq + bad
     if code in _REASONS:
@@ -292,7 +322,7 @@ def _diagnose(
             )
         return line, f"seq {seq} where {expected} was expected: records reordered or repeated"
     # code 3: prev_hash does not match the line before (or the anchor).
-    if bad == 0:
+    if bad == 0 and at_start:
         return line, "prev_hash is not the log's anchor: the first record was changed"
     return bad, (
         f"this record does not hash to the prev_hash recorded in line {line}: it was changed "
@@ -308,23 +338,25 @@ def verify_log(path: str | Path, anchor: str | None = None) -> VerifyResult:
     """
     side = read_sidecar(path)
     try:
-        data = Path(path).read_bytes()
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror}") from exc
-    if side is None:
-        result = verify_bytes(data, anchor or GENESIS_ANCHOR)
-        result.closed = False if result.ok else None
-        return result
-    if anchor is not None and anchor != side["anchor"]:
-        return VerifyResult(False, 0, 1, "the sidecar's anchor is not the one given")
-    closed = bool(side.get("closed"))
-    result = verify_bytes(
-        data,
-        side["anchor"],
-        int(side.get("first_seq", 0)),
-        int(side["records"]) if closed else None,
-        side["head"] if closed else None,
-    )
+    blocks = iter(lambda: handle.read(_BLOCK), b"")
+    with handle:
+        if side is None:
+            result = _verify_blocks(blocks, anchor or GENESIS_ANCHOR, 0, None, None)
+            result.closed = False if result.ok else None
+            return result
+        if anchor is not None and anchor != side["anchor"]:
+            return VerifyResult(False, 0, 1, "the sidecar's anchor is not the one given")
+        closed = bool(side.get("closed"))
+        result = _verify_blocks(
+            blocks,
+            side["anchor"],
+            int(side.get("first_seq", 0)),
+            int(side["records"]) if closed else None,
+            side["head"] if closed else None,
+        )
     if result.ok:
         result.closed = closed
     return result

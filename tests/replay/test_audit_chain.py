@@ -167,3 +167,27 @@ def test_a_chain_without_a_file_links_like_the_writer() -> None:
     lines = chain.link(_records(4)) + chain.link(_records(10)[4:])
     assert b"".join(lines) == _chained(10) and chain.seq == 10
     assert verify_bytes(b"".join(lines)).ok
+
+
+@pytest.mark.parametrize("block", [7, 64, 1000, 1 << 20])
+def test_verify_log_reads_in_blocks_and_names_the_same_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from riskstream.replay import audit
+
+    monkeypatch.setattr(audit, "_BLOCK", block)
+    path = tmp_path / "log.jsonl"
+    writer = ChainedWriter.open(path, anchor=GENESIS_ANCHOR)
+    writer.write_lines(_records(12))
+    writer.close()
+    assert verify_log(path).ok and verify_log(path).records == 12
+    lines = path.read_bytes().splitlines(keepends=True)
+    cases = [
+        ([*lines[:5], lines[5].replace(b'"t5"', b'"t0"'), *lines[6:]], 6),  # changed
+        (lines[:7] + lines[8:], 8),  # removed
+        ([*lines[:9], lines[10], lines[9], lines[11]], 10),  # swapped
+        ([*lines[:11], lines[11][:-9]], 12),  # cut inside the last record
+    ]
+    for data, line in cases:
+        path.write_bytes(b"".join(data))
+        assert verify_log(path).line == line, (block, line)
