@@ -19,7 +19,7 @@ import orjson
 from riskstream.decisions import DECISION_NAMES
 from riskstream.engine import DecisionBatch
 from riskstream.simulate._jsonl import _put, _put_ts, _put_uint
-from riskstream.stream.records import _decision_json, decision_lines, iso_times
+from riskstream.stream.records import decision_line, decision_lines, iso_times
 
 __all__ = ["format_decisions", "scratch_size"]
 
@@ -229,7 +229,7 @@ def format_decisions(
         times = iso_times(ts[rows])
         lat = latency.tolist()
         hit_lines = [
-            _decision_json(db, i, db.explanations[i], times[k], lat[i]) for k, i in enumerate(rows)
+            decision_line(db, i, db.explanations[i], times[k], lat[i]) for k, i in enumerate(rows)
         ]
         extra, extra_starts = _lines_block(hit_lines)
         extra_row[rows] = np.arange(len(rows))

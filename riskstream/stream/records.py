@@ -7,7 +7,6 @@ hits carry explanation objects; everything else is built from columns.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from riskstream.engine import DecisionBatch
 __all__ = [
     "alert_records",
     "dead_letter_lines",
+    "decision_line",
     "decision_lines",
     "iso_times",
     "sms_task_records",
@@ -41,21 +41,53 @@ def iso_times(epoch_ms: np.ndarray) -> list[str]:
 def decision_lines(db: DecisionBatch) -> list[bytes]:
     """One JSON line (with its newline) per decision, in batch order.
 
-    Rows without any rule hit, the vast majority, are formatted from a template over the
-    columns; rows with hits (and any row whose ids would need JSON escaping) go through
-    orjson with their explanation. Both produce the same JSON.
+    Every row is formatted from one template over the columns, numbers as Python writes them
+    (6 decimals at most; NaN as null), so a decision's bytes depend on the decision alone,
+    never on the batch it came in. Only rows with hits pay for serialising an explanation.
     """
     n = len(db)
     explain = db.explanations
     batch = db.batch
-    tx_ids = batch.tx_id.tolist()
-    customers = batch.customer_id.tolist()
+    tx_ids = _json_strings(batch.tx_id.tolist())
+    customers = _json_strings(batch.customer_id.tolist())
     names = [DECISION_NAMES[c] for c in db.decision.tolist()]
-    scores = np.round(db.score, 6).tolist()
-    model_scores = np.round(db.model_score, 6).tolist()
+    scores = _json_numbers(db.score)
+    model_scores = _json_numbers(db.model_score)
     probabilities = _json_numbers(db.fraud_probability)
     times = iso_times(batch.timestamp)
     latency = db.latency_us.tolist() if len(db.latency_us) else [0] * n
+    template = _template(db)
+    lines = []
+    for i in range(n):
+        hits, shadow, features, extra = (
+            _explained(explain[i]) if i in explain else ("[]", "[]", "{}", "")
+        )
+        row = (tx_ids[i], customers[i], names[i], scores[i], hits, shadow, model_scores[i])
+        tail = (probabilities[i], features, times[i], latency[i], extra)
+        lines.append((template % (*row, *tail)).encode())
+    return lines
+
+
+def decision_line(
+    db: DecisionBatch, i: int, why: dict[str, Any], event_time: str, latency_us: int
+) -> bytes:
+    """The line of row ``i`` alone, byte for byte what `decision_lines` writes for it."""
+    batch = db.batch
+    hits, shadow, features, extra = _explained(why)
+    row = (
+        _json_strings([batch.tx_id[i]])[0],
+        _json_strings([batch.customer_id[i]])[0],
+        DECISION_NAMES[db.decision[i]],
+        _json_numbers(db.score[i : i + 1])[0],
+        hits,
+        shadow,
+        _json_numbers(db.model_score[i : i + 1])[0],
+    )
+    tail = (_json_numbers(db.fraud_probability[i : i + 1])[0], features, event_time, latency_us)
+    return (_template(db) % (*row, *tail, extra)).encode()
+
+
+def _template(db: DecisionBatch) -> str:
     constant = orjson.dumps(
         {
             "ruleset_hash": db.ruleset_hash,
@@ -63,69 +95,54 @@ def decision_lines(db: DecisionBatch) -> list[bytes]:
             "engine_version": db.engine_version,
         }
     ).decode()[1:-1]
-    template = (
-        '{"tx_id":"%s","customer_id":"%s","decision":"%s","score":%r,"rule_hits":[],'
-        '"shadow_hits":[],"model_score":%r,"fraud_probability":%s,"features":{},'
+    return (
+        '{"tx_id":%s,"customer_id":%s,"decision":"%s","score":%s,"rule_hits":%s,'
+        '"shadow_hits":%s,"model_score":%s,"fraud_probability":%s,"features":%s,'
         + constant
-        + ',"event_time":"%s",'
-        '"latency_us":%d}\n'
+        + ',"event_time":"%s","latency_us":%d%s}\n'
     )
-    plain = _needs_no_escaping(tx_ids, customers) and np.isfinite(db.model_score).all()
-    lines = []
-    for i in range(n):
-        if plain and i not in explain:
-            row = (tx_ids[i], customers[i], names[i], scores[i], model_scores[i])
-            lines.append((template % (*row, probabilities[i], times[i], latency[i])).encode())
-        else:
-            lines.append(_decision_json(db, i, explain.get(i, _NO_HITS), times[i], latency[i]))
-    return lines
+
+
+def _explained(why: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The JSON texts of a hit row's explanation: hits, shadow hits, features, extras."""
+    extra = ""
+    if why.get("tags"):
+        extra += ',"tags":' + orjson.dumps(why["tags"]).decode()
+    if why.get("notifications"):
+        extra += ',"notifications":' + orjson.dumps(why["notifications"]).decode()
+    return (
+        orjson.dumps(why["rule_hits"]).decode(),
+        orjson.dumps(why["shadow_hits"]).decode(),
+        orjson.dumps(why["features"]).decode(),
+        extra,
+    )
 
 
 def _json_numbers(values: np.ndarray) -> list[str]:
-    """Numbers rounded to 6 decimals as JSON text; NaN (not available) becomes null."""
+    """Numbers rounded to 6 decimals as JSON text (Python's repr); NaN becomes null.
+
+    >>> _json_numbers(np.array([0.5, 5e-05, np.nan, 0.1234567]))
+    ['0.5', '5e-05', 'null', '0.123457']
+    """
     missing = np.isnan(values)
     if missing.all():
         return ["null"] * len(values)
     rounded = np.round(values, 6).tolist()
+    if not missing.any():
+        return list(map(repr, rounded))
     return ["null" if m else repr(v) for v, m in zip(rounded, missing.tolist(), strict=True)]
 
 
-def _optional_number(value: float) -> float | None:
-    return round(float(value), 6) if np.isfinite(value) else None
+def _json_strings(values: list[str]) -> list[str]:
+    """Strings as JSON text: quoted as they are when nothing needs escaping, else by orjson.
 
-
-def _needs_no_escaping(*columns: list[str]) -> bool:
-    """True when every string is plain printable ASCII without quotes or backslashes."""
-    text = "".join(chain.from_iterable(columns))
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
-
-
-def _decision_json(
-    db: DecisionBatch, i: int, why: dict[str, Any], event_time: str, latency_us: int
-) -> bytes:
-    batch = db.batch
-    model_score = float(db.model_score[i])
-    record = {
-        "tx_id": batch.tx_id[i],
-        "customer_id": batch.customer_id[i],
-        "decision": DECISION_NAMES[db.decision[i]],
-        "score": round(float(db.score[i]), 6),
-        "rule_hits": why["rule_hits"],
-        "shadow_hits": why["shadow_hits"],
-        "model_score": round(model_score, 6) if np.isfinite(model_score) else None,
-        "fraud_probability": _optional_number(db.fraud_probability[i]),
-        "features": why["features"],
-        "ruleset_hash": db.ruleset_hash,
-        "model_snapshot": db.model_snapshot,
-        "engine_version": db.engine_version,
-        "event_time": event_time,
-        "latency_us": latency_us,
-    }
-    if why.get("tags"):
-        record["tags"] = why["tags"]
-    if why.get("notifications"):
-        record["notifications"] = why["notifications"]
-    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    >>> _json_strings(["tx1", 'a"b'])
+    ['"tx1"', '"a\\\\"b"']
+    """
+    text = "".join(values)
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return ['"' + v + '"' for v in values]
+    return [orjson.dumps(v).decode() for v in values]
 
 
 def alert_records(db: DecisionBatch, alert_codes: frozenset[int]) -> Iterator[dict]:
