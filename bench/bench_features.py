@@ -215,9 +215,14 @@ def main() -> None:
         f"workload: {len(data):,} synthetic transactions, {args.customers:,} customers, "
         f"built in {time.perf_counter() - started:.1f} s"
     )
+    refs = np.mean(
+        [((b.merchant_id != None) | (b.device_id != None)).sum() for b in batches[:50]]  # noqa: E711
+    )
+    keys_per_batch = float(sum(per_batch.values()) + refs)
     print(
         "  distinct entities per micro-batch: "
         + ", ".join(f"{kind} {n:.0f}" for kind, n in per_batch.items())
+        + f"; transaction references {refs:.0f}"
     )
     warm = FeatureStage(FeatureCatalog.default())  # compile or load the kernels
     for batch in batches[:3]:
@@ -244,6 +249,12 @@ def main() -> None:
         )
         print(f"  numba kernels inside it:      {n / first.kernels:>12,.0f} tx/s")
         print(f"  round trips per micro-batch:  {trips:>12.2f}")
+        server_ms = first.server_cpu / (len(batches) - half) * 1e3
+        per_key = server_ms * 1e3 / keys_per_batch
+        print(
+            f"  server cpu per micro-batch:   {server_ms:>12.2f} ms "
+            f"({keys_per_batch:,.0f} keys and reference fields: {per_key:.2f} us each)"
+        )
         print(f"  replay of applied batches:    {replayed / replay.wall:>12,.0f} tx/s")
         usage = _memory_usage(store, str(data.customer_id[0]))  # type: ignore[arg-type]
         print(f"  Redis memory per customer key: {usage} bytes (record {CUSTOMER.itemsize})")
