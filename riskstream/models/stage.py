@@ -7,16 +7,17 @@ that). ``risk`` is the one model-side number the decision policy combines with t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from riskstream.errors import ConfigError
 from riskstream.features.catalog import FeatureCatalog
 from riskstream.features.stage import LabelBatch
 
-__all__ = ["ModelScores", "ModelStage", "build_model_stage"]
+__all__ = ["MODEL_KINDS", "ModelScores", "ModelStage", "build_model_stage"]
 
 
 @dataclass
@@ -43,8 +44,39 @@ class ModelStage(Protocol):
     def apply_labels(self, labels: LabelBatch) -> None: ...
 
 
-def build_model_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> ModelStage:
-    """The model stage the Engine uses, as the config's ``model`` section asks."""
+def _build_heuristic(section: Mapping[str, Any], catalog: FeatureCatalog) -> ModelStage:
     from riskstream.models.heuristic import HeuristicScore
 
     return HeuristicScore()
+
+
+def _build_online(section: Mapping[str, Any], catalog: FeatureCatalog) -> ModelStage:
+    from riskstream.models.config import build_online_stage
+
+    return build_online_stage(section, catalog)
+
+
+#: The model stages ``model.kind`` can name, each built from the ``model`` section and the
+#: catalog. The shared contract test (tests/models/test_contract.py) runs over all of them.
+MODEL_KINDS: dict[str, Callable[[Mapping[str, Any], FeatureCatalog], ModelStage]] = {
+    "online": _build_online,
+    "heuristic": _build_heuristic,
+}
+
+
+def build_model_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> ModelStage:
+    """The model stage the Engine uses, as the config's ``model`` section asks.
+
+    ``model.kind``: ``online`` (the default: Half-Space Trees + feedback learner, see
+    `riskstream.models.config` for every key) or ``heuristic`` (the foundation's stand-in).
+    """
+    section = config.get("model") or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"model: expected a mapping, got {section!r}")
+    kind = section.get("kind", "online")
+    try:
+        build = MODEL_KINDS[kind]
+    except (KeyError, TypeError):
+        known = ", ".join(MODEL_KINDS)
+        raise ConfigError(f"model: unknown kind {kind!r} (known: {known})") from None
+    return build(section, catalog)
