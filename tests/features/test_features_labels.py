@@ -92,6 +92,37 @@ def test_features_at_t_ignore_labels_due_after_t(case: tuple) -> None:
             assert np.array_equal(a, b), name
 
 
+def _score_engine(rows: list, labels: list, batch: int) -> dict:
+    """The same through the Engine itself (it cuts batches and releases labels)."""
+    engine = Engine(labels=_feed(labels))
+    frames: list[dict] = []
+    inner = engine.features.compute
+
+    def compute(part):  # type: ignore[no-untyped-def]
+        frames.append(inner(part))
+        return frames[-1]
+
+    engine.features.compute = compute  # type: ignore[method-assign]
+    for start in range(0, len(rows), batch):
+        engine.score(make_batch(rows[start : start + batch]))
+    return {name: np.concatenate([f[name] for f in frames]) for name in frames[0]}
+
+
+@settings(max_examples=20, deadline=None)
+@given(labelled_streams())
+def test_engine_features_at_t_ignore_labels_due_after_t(case: tuple) -> None:
+    rows, labels, t, batch = case
+    everything = _score_engine(rows, labels, batch)
+    known_by_t = _score_engine(rows, [lab for lab in labels if lab[2] <= t], batch)
+    upto = np.array([r["timestamp"] <= t for r in rows])
+    for name in everything:
+        a, b = everything[name][upto], known_by_t[name][upto]
+        if a.dtype.kind == "f":
+            assert np.array_equal(a, b, equal_nan=True), name
+        else:
+            assert np.array_equal(a, b), name
+
+
 def _merchant_rows() -> list:
     return [
         {
