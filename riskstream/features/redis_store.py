@@ -303,31 +303,32 @@ class RedisStore(ProfileStore):
         super().__init__()
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "redis+cluster"):
-            raise ConfigError(f"not a Redis URL: {url!r}")
-        self.url = url
+            raise ConfigError(f"not a Redis URL (scheme {parts.scheme!r})")
+        self.url = url if not parts.password else url.replace(f":{parts.password}@", ":***@", 1)
         self.cluster = parts.scheme == "redis+cluster"
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 6379
+        self._auth = {"username": parts.username or None, "password": parts.password or None}
         path = parts.path.strip("/")
         self.db = int(path) if path.isdigit() else 0
         if self.cluster and self.db:
-            raise ConfigError(f"{url}: a Redis Cluster has only database 0")
+            raise ConfigError(f"{self.url}: a Redis Cluster has only database 0")
         self.prefix = prefix
         self.buckets = int(buckets) if buckets else (16 if self.cluster else 1)
         if not 1 <= self.buckets <= 16384:
-            raise ConfigError(f"{url}: buckets must be between 1 and 16384")
+            raise ConfigError(f"{self.url}: buckets must be between 1 and 16384")
         self.concurrency = concurrency or ("optimistic" if self.cluster else "single_writer")
         if self.concurrency not in ("optimistic", "single_writer"):
-            raise ConfigError(f"{url}: concurrency must be optimistic or single_writer")
+            raise ConfigError(f"{self.url}: concurrency must be optimistic or single_writer")
         self.optimistic = self.concurrency == "optimistic"
         if cache_entries is None:
             cache_entries = 0 if self.optimistic else DEFAULT_CACHE_ENTRIES
         if cache_entries and self.optimistic:
-            raise ConfigError(f"{url}: a record cache needs concurrency single_writer")
+            raise ConfigError(f"{self.url}: a record cache needs concurrency single_writer")
         self.cache = RecordCache(cache_entries) if cache_entries else None
         self.write_behind = bool(write_behind)
         if self.write_behind and self.optimistic:
-            raise ConfigError(f"{url}: write_behind needs concurrency single_writer")
+            raise ConfigError(f"{self.url}: write_behind needs concurrency single_writer")
         self._pending: _Pending | None = None
         self.socket_timeout = float(socket_timeout)
         self.label_horizon_ms = int(label_horizon_ms)
@@ -348,7 +349,7 @@ class RedisStore(ProfileStore):
             self._check_meta()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self._drop_connections()
-            raise StoreError(f"profile store {url}: cannot connect: {exc}") from exc
+            raise StoreError(f"profile store {self.url}: cannot connect: {exc}") from exc
 
     # -- connections --------------------------------------------------------------------------
 
@@ -360,6 +361,7 @@ class RedisStore(ProfileStore):
             socket_timeout=self.socket_timeout,
             socket_connect_timeout=min(self.socket_timeout, 2.0),
             retry=Retry(NoBackoff(), 0),
+            **self._auth,
         )
 
     def _connect(self) -> None:
@@ -819,7 +821,7 @@ class RedisStore(ProfileStore):
         """Delete every profile and reference under this store's prefix (tests, benchmarks)."""
         hosts = {(c.host, c.port) for c in self._conns}
         for host, port in hosts:
-            client = redis.Redis(host=host, port=port, db=self.db)
+            client = redis.Redis(host=host, port=port, db=self.db, **self._auth)
             try:
                 keys = [
                     key

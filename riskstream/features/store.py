@@ -480,8 +480,18 @@ def open_store(url: str | None = None, **options: object) -> ProfileStore:
 
             return RedisStore(url, **options)  # type: ignore[arg-type]
     except TypeError as exc:
-        raise ConfigError(f"profile store {url}: {exc}") from exc
+        raise ConfigError(f"profile store {_redact(url)}: {exc}") from exc
     raise ConfigError(
-        f"unknown profile store {url!r}: use memory://, redis://HOST:PORT/DB or "
+        f"unknown profile store {_redact(url)!r}: use memory://, redis://HOST:PORT/DB or "
         "redis+cluster://HOST:PORT"
     )
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages.
+
+    >>> _redact("redis://user:secret@host:6379/0")
+    'redis://user:***@host:6379/0'
+    """
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@", 1) if password else url
