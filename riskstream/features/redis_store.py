@@ -27,6 +27,10 @@ Two ways of sharing (``concurrency``):
   to replay. (In a cluster a transaction may only touch one slot, hence per-bucket commits in
   any mode.)
 
+A single writer may also keep a `RecordCache` of what it read or wrote (default on; only
+cache misses are read) and write behind (off by default: a batch's write is acknowledged
+before the next read, so it overlaps with the caller's work; see `RedisStore`).
+
 Commands are packed by numba straight from the batch's UTF-8 buffers and record bytes (no
 per-key Python objects on the write path); replies are parsed by hiredis.
 

@@ -155,7 +155,10 @@ class FeatureStage:
     # -- transactions ---------------------------------------------------------------------------
 
     def compute(self, batch: TxBatch) -> dict[str, np.ndarray]:
-        """The frame of ``batch``: for every catalog name, one column (see the catalog module)."""
+        """The frame of ``batch``: for every catalog name, one column (see the catalog module).
+
+        Afterwards `last_replayed` marks the rows the customer's profile had already applied.
+        """
         n = len(batch)
         prep = _prepare(batch)
         result = self._apply(prep)
@@ -202,7 +205,8 @@ class FeatureStage:
             return _merge(final, result, prep, everything, done)
         raise StoreError(
             f"profile store {self.store.url}: other writers changed this batch's profiles "
-            f"{self.max_attempts} times in a row; batch not applied"
+            f"{self.max_attempts} times in a row; batch not (entirely) applied, replaying it "
+            "is safe"
         )
 
     def _frame(self, batch: TxBatch, prep: _Prepared, result: _Result) -> dict[str, np.ndarray]:
