@@ -85,7 +85,14 @@ def assert_frames_equal(a: dict, b: dict, names: Sequence[str] | None = None) ->
 
 # --- stores -----------------------------------------------------------------------------------
 
-STORE_KINDS = ("memory", "redis", "redis-nocache", "redis-writebehind", "cluster")
+STORE_KINDS = (
+    "memory",
+    "redis",
+    "redis-nocache",
+    "redis-writebehind",
+    "cluster",
+    "cluster-single",
+)
 
 
 @contextmanager
@@ -94,7 +101,8 @@ def open_test_store(kind: str, request: Any) -> Iterator[ProfileStore]:
 
     ``redis`` is one Redis with the single-writer record cache, ``redis-nocache`` without it
     (every profile read from Redis), ``redis-writebehind`` with the cache and write-behind,
-    ``cluster`` a 3-master cluster, optimistic, 8 buckets.
+    ``cluster`` a 3-master cluster, optimistic, 8 buckets; ``cluster-single`` the same with a
+    single writer (a connection per node, a transaction per bucket, the record cache).
     """
     if kind == "memory":
         yield MemoryStore()
@@ -111,7 +119,12 @@ def open_test_store(kind: str, request: Any) -> Iterator[ProfileStore]:
     else:
         cluster = request.getfixturevalue("redis_cluster")
         host, port = cluster.nodes[0]
-        store = RedisStore(f"redis+cluster://{host}:{port}", prefix=prefix, buckets=8)
+        store = RedisStore(
+            f"redis+cluster://{host}:{port}",
+            prefix=prefix,
+            buckets=8,
+            concurrency="single_writer" if kind == "cluster-single" else None,
+        )
     try:
         yield store
     finally:
