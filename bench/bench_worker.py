@@ -89,7 +89,7 @@ def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
             "topics": topics,
             "partitions": PARTITIONS,
             "batch_size": 2000,
-            "max_wait_ms": 5,
+            "max_wait_ms": args.max_wait_ms,
             "consumer": consumer,
             "data_dir": str(tmp / f"{name}-data"),
         },
@@ -221,7 +221,7 @@ def run_worker_phase(
         _stop(proc)
     for share in (0.5, 0.9):
         rate = share * result["sustained"]
-        n = int(rate * seconds)
+        n = min(int(rate * seconds), len(lines) - WARMUP)
         name = f"bw-{consumer}-{int(share * 100)}-{uuid.uuid4().hex[:6]}"
         config = _config(tmp, name, redis_url, consumer)
         asyncio.run(ensure_topics(brokers, {f"{name}-transactions": PARTITIONS}))
@@ -319,11 +319,14 @@ def run_plain_phase(brokers: str, tmp: Path, lines: list[bytes]) -> float:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-worker-"))
-    print(f"cores: {os.cpu_count()}, backlog {args.backlog:,} tx, {args.seconds:.0f} s per rate")
+    print(
+        f"cores: {os.cpu_count()}, backlog {args.backlog:,} tx, {args.seconds:.0f} s per rate, "
+        f"max_wait_ms {args.max_wait_ms:g}, load average {os.getloadavg()[0]:.1f}"
+    )
     subprocess.run(
         [
             *(sys.executable, "-m", "riskstream.cli", "simulate", "--customers", "5000"),
-            *("--days", "12", "--seed", "5", "--out", str(tmp / "sim"), "--quiet"),
+            *("--days", "30", "--seed", "5", "--out", str(tmp / "sim"), "--quiet"),
         ],
         check=True,
         cwd=ROOT,
@@ -361,5 +364,6 @@ if __name__ == "__main__":
     parser.add_argument("--backlog", type=int, default=150_000)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--consumers", nargs="+", default=["faust", "direct"])
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="worker.max_wait_ms")
     args = parser.parse_args()
     main()
