@@ -9,7 +9,6 @@ micro-batch sizes were: a batch is cut wherever a label becomes visible.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -153,7 +152,7 @@ class Engine:
     def score(self, batch: TxBatch) -> ScoreResult:
         """Score a batch of valid transactions; duplicates of earlier tx ids become dead letters."""
         batch, dead = self._drop_duplicates(batch)
-        decisions = [self._score_segment(part) for part in self._label_segments(batch)]
+        decisions = [self._score_segment(part) for part in self._segments(batch)]
         return ScoreResult(decisions, dead)
 
     def _drop_duplicates(self, batch: TxBatch) -> tuple[TxBatch, list[DeadLetter]]:
@@ -174,28 +173,43 @@ class Engine:
         ]
         return batch.take(~duplicate), dead
 
-    def _label_segments(self, batch: TxBatch) -> Iterator[TxBatch]:
-        """Cut the batch where labels become due, releasing them just before that row.
+    def _segments(self, batch: TxBatch) -> Iterator[TxBatch]:
+        """Cut the batch where labels become due and where the model rotates its snapshot.
 
-        A generator on purpose: the labels due at a segment are released only after the
-        segments before it have been scored.
+        Labels due at a segment are released just before it is scored (a generator on purpose:
+        never before the segments ahead of it are done), and each segment is scored with one
+        model snapshot, so neither a decision nor its snapshot id depends on the batching.
         """
-        if len(batch) == 0:
+        n = len(batch)
+        if n == 0:
             return
         watermarks = np.maximum.accumulate(np.maximum(batch.timestamp, self._watermark))
         self._watermark = int(watermarks[-1])
+        label_cuts = (
+            np.flatnonzero(np.diff(self.labels.count_due(watermarks))) + 1
+            if self.labels.pending
+            else np.empty(0, dtype=np.int64)
+        )
+        next_boundary = getattr(self.model, "next_boundary", None)
+        start = 0
+        while start < n:
+            self._release_labels(int(watermarks[start]))
+            k = int(np.searchsorted(label_cuts, start, side="right"))
+            stop = int(label_cuts[k]) if k < len(label_cuts) else n
+            boundary = next_boundary(int(watermarks[start])) if next_boundary else None
+            if boundary is not None:
+                cut = int(np.searchsorted(watermarks, boundary, side="left"))
+                stop = min(stop, max(start + 1, cut))
+            yield batch if (start, stop) == (0, n) else batch.take(slice(start, stop))
+            start = stop
+
+    def _release_labels(self, watermark: int) -> None:
         if self.labels.pending == 0:
-            yield batch
             return
-        due = self.labels.count_due(watermarks)
-        cuts = np.flatnonzero(np.diff(due)) + 1
-        bounds = [0, *cuts.tolist(), len(batch)]
-        for start, end in itertools.pairwise(bounds):
-            released = self.labels.release(int(watermarks[start]))
-            if len(released):
-                self.features.apply_labels(released)
-                self.model.apply_labels(released)
-            yield batch if (start, end) == (0, len(batch)) else batch.take(slice(start, end))
+        released = self.labels.release(watermark)
+        if len(released):
+            self.features.apply_labels(released)
+            self.model.apply_labels(released)
 
     def _score_segment(self, batch: TxBatch) -> DecisionBatch:
         frame = self.features.compute(batch)

@@ -168,3 +168,27 @@ def test_stdin_streams_decisions_as_lines_arrive(tmp_path: Path) -> None:
     assert proc.returncode == 0
     summary = orjson.loads(proc.stderr.read().splitlines()[-1])["summary"]
     assert summary["decisions_out"] == 3
+
+
+def test_online_model_decisions_and_snapshot_ids_do_not_depend_on_batching(
+    tmp_path: Path,
+) -> None:
+    """With labels and hourly snapshot rotations, batch sizes 2048 and 13 agree exactly."""
+    from riskstream.simulate import simulate
+    from riskstream.stream.labels import read_labels
+
+    data = tmp_path / "data"
+    simulate(customers=40, days=4, seed=5, out_dir=data)
+    outputs = []
+    for batch_size in (2048, 13):
+        config = load_config(
+            engine={"batch_size": batch_size},
+            model={"kind": "online", "snapshots": {"every": "1h"}, "anomaly": {"warmup_rows": 200}},
+        )
+        labels, _ = read_labels(data / "labels.jsonl")
+        out = tmp_path / f"out{batch_size}"
+        run_embedded(data / "transactions.jsonl", str(out), Engine(config, labels=labels))
+        outputs.append(without_latency(read_jsonl(out / "decisions.jsonl")))
+    assert len({d["model_snapshot"] for d in outputs[0]}) > 5  # rotations really happened
+    assert all("," not in d["model_snapshot"] for d in outputs[0])  # one snapshot a decision
+    assert outputs[0] == outputs[1]
