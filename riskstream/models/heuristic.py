@@ -34,7 +34,7 @@ class HeuristicScore:
 
     def score(self, frame: Mapping[str, np.ndarray]) -> ModelScores:
         z = np.nan_to_num(frame["customer.amount_zscore"], nan=-10.0)
-        velocity = frame["customer.tx_count_1h"]
+        velocity = np.nan_to_num(frame["customer.tx_count_1h"], nan=0.0)
         s_amount = 1.0 / (1.0 + np.exp(-1.5 * (z - 3.0)))
         s_velocity = 1.0 / (1.0 + np.exp(-(velocity - 6.0)))
         anomaly = 1.0 - (1.0 - s_amount) * (1.0 - s_velocity)

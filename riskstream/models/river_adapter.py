@@ -50,6 +50,10 @@ def make_river_model(spec: Any) -> Any:
         for step in steps[1:]:
             model = model | step
         return model
+    if isinstance(spec, Mapping) and isinstance(spec.get("river"), list | tuple):
+        if spec.get("params"):
+            raise ConfigError("model: a river pipeline takes its params step by step")
+        return make_river_model(spec["river"])
     if isinstance(spec, str):
         name, params = spec, {}
     elif isinstance(spec, Mapping) and isinstance(spec.get("river"), str):

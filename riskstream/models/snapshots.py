@@ -11,7 +11,8 @@ version that wrote it), ``state`` (the model's state, each array replaced by
 ``{"$array": i}``) and ``arrays`` (dtype, shape, offset, length of each), then the arrays'
 bytes, 8-byte aligned. No pickle at this level: loading a snapshot never runs code, except the
 river adapter's state, which holds a river model's pickle (load river snapshots from stores
-you trust). Equal states give equal bytes, hence equal ids.
+you trust). Mappings are written in key order, so equal states give equal bytes, hence equal
+ids, whatever order their keys were inserted in.
 """
 
 from __future__ import annotations
@@ -161,10 +162,10 @@ def _to_tree(value: Any, arrays: list[np.ndarray]) -> Any:
         return {"$array": len(arrays) - 1}
     if isinstance(value, Mapping):
         out = {}
-        for key, item in value.items():
+        for key in sorted(value, key=str):  # arrays are numbered in key order: equal bytes
             if not isinstance(key, str) or key.startswith("$"):
                 raise ModelError(f"snapshot: keys must be strings not starting with $: {key!r}")
-            out[key] = _to_tree(item, arrays)
+            out[key] = _to_tree(value[key], arrays)
         return out
     if isinstance(value, list | tuple):
         return [_to_tree(item, arrays) for item in value]

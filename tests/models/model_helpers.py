@@ -28,7 +28,7 @@ SMALL: dict[str, Any] = {
         "n_trees": 15,
         "max_depth": 3,
         "learning_rate": 0.3,
-        "refit_every": "6h",
+        "refit_every": "12h",
         "negative_after": "1d",
         "min_positives": 5,
         "max_negatives": 3000,
