@@ -9,8 +9,11 @@ they belong to are committed, so the store holds about one commit interval of ou
 partition, whatever the traffic.
 
 Layout: one hash per input partition (``{prefix}:out:{group}:{topic}:{partition}``), one field
-per micro-batch (``first-last`` offsets), its value the packed rows of that batch; a replay
-reads the field names and fetches only the batches that cover the replayed offsets. Written
+per micro-batch and writer (``first-last-writer`` offsets), its value the packed rows of that
+batch; a replay reads the field names and fetches only the batches that cover the replayed
+offsets, the earliest batch first, so the outputs first stored for an offset are the ones
+re-emitted (a replayed batch covering the same offsets adds a field, never replaces one).
+Committed offsets trim every field wholly below them, whoever wrote it. Written
 with one ``HSET`` per partition per batch (plus ``EXPIRE``, so the hash of a partition that
 moved away ages out), read only when a replay happens.
 
@@ -30,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import abc
+import uuid
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -46,6 +50,11 @@ _OFF = b"\x1d"
 
 def _pack(rows: Mapping[int, bytes]) -> bytes:
     return _ROW.join(b"%d%s%s" % (offset, _OFF, blob) for offset, blob in rows.items())
+
+
+def _span(field: bytes) -> tuple[int, int]:
+    first, last = field.split(b"-")[:2]
+    return int(first), int(last)
 
 
 def _unpack(value: bytes) -> dict[int, bytes]:
@@ -93,7 +102,9 @@ class MemoryEmittedStore(EmittedStore):
     def put(self, topic: str, partition: int, rows: Mapping[int, bytes]) -> None:
         if rows:
             batches = self._parts.setdefault((topic, partition), {})
-            batches[(min(rows), max(rows))] = dict(rows)
+            batch = batches.setdefault((min(rows), max(rows)), {})
+            for offset, blob in rows.items():
+                batch.setdefault(offset, blob)  # the first outputs of an offset win
 
     def get(self, topic: str, partition: int, offsets: Sequence[int]) -> dict[int, bytes]:
         out: dict[int, bytes] = {}
@@ -130,7 +141,7 @@ class RedisEmittedStore(EmittedStore):
         self.group = group
         self.ttl_s = ttl_s
         self.url = url
-        self._spans: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self._writer = uuid.uuid4().hex[:12].encode()
 
     def _key(self, topic: str, partition: int) -> str:
         return f"{self.prefix}:out:{self.group}:{topic}:{partition}"
@@ -144,15 +155,16 @@ class RedisEmittedStore(EmittedStore):
             return
         try:
             pipe = self.client.pipeline(transaction=False)
-            for (topic, partition), span in spans.items():
+            for (topic, partition), (first, last) in spans.items():
                 key = self._key(topic, partition)
-                pipe.hset(key, b"%d-%d" % span, _pack(batches[(topic, partition)]))
+                # one field per batch and writer: a replay of the same offsets (same span,
+                # another worker or a restart) adds a field, never replaces the first outputs
+                field = b"%d-%d-%s" % (first, last, self._writer)
+                pipe.hset(key, field, _pack(batches[(topic, partition)]))
                 pipe.expire(key, self.ttl_s)
             pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"emitted-output store {self.url}: write failed: {exc}") from exc
-        for where, span in spans.items():
-            self._spans.setdefault(where, []).append(span)
 
     def get(self, topic: str, partition: int, offsets: Sequence[int]) -> dict[int, bytes]:
         if not offsets:
@@ -160,11 +172,10 @@ class RedisEmittedStore(EmittedStore):
         key = self._key(topic, partition)
         lo, hi = min(offsets), max(offsets)
         try:
-            fields = [
-                f
-                for f in self.client.hkeys(key)
-                if int(f.split(b"-")[1]) >= lo and int(f.split(b"-")[0]) <= hi
-            ]
+            fields = sorted(
+                (f for f in self.client.hkeys(key) if _span(f)[1] >= lo and _span(f)[0] <= hi),
+                key=_span,
+            )
             values = self.client.hmget(key, fields) if fields else []
         except redis.RedisError as exc:
             raise StoreError(f"emitted-output store {self.url}: read failed: {exc}") from exc
@@ -172,21 +183,19 @@ class RedisEmittedStore(EmittedStore):
         out: dict[int, bytes] = {}
         for value in values:
             if value is not None:
-                out.update({o: b for o, b in _unpack(value).items() if o in wanted})
+                for offset, blob in _unpack(value).items():
+                    if offset in wanted:
+                        out.setdefault(offset, blob)  # the first outputs of an offset win
         return out
 
     def trim(self, topic: str, partition: int, below: int) -> None:
-        spans = self._spans.get((topic, partition))
-        if not spans:
-            return
-        done = [s for s in spans if s[1] < below]
-        if not done:
-            return
+        key = self._key(topic, partition)
         try:
-            self.client.hdel(self._key(topic, partition), *(b"%d-%d" % s for s in done))
+            done = [f for f in self.client.hkeys(key) if _span(f)[1] < below]
+            if done:
+                self.client.hdel(key, *done)
         except redis.RedisError as exc:
             raise StoreError(f"emitted-output store {self.url}: trim failed: {exc}") from exc
-        self._spans[(topic, partition)] = [s for s in spans if s[1] >= below]
 
     def close(self) -> None:
         self.client.close()

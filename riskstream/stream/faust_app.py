@@ -213,9 +213,11 @@ class DirectConsumer:
         self.brokers = brokers
         self.settings = settings
         self.done = asyncio.Event()
+        self._reseek = False
 
     async def run(self) -> None:
         from aiokafka import AIOKafkaConsumer
+        from aiokafka.errors import IllegalStateError
 
         s = self.settings
         runtime = self.runtime
@@ -237,6 +239,16 @@ class DirectConsumer:
         inflight: asyncio.Future | None = None  # the previous batch's produce + commit
         try:
             while not runtime.stopping:
+                if self._reseek:  # a commit was refused: start again from what is committed
+                    self._reseek = False
+                    assigned = consumer.assignment()
+                    try:
+                        committed = await consumer.seek_to_committed(*assigned) if assigned else {}
+                        never = [tp for tp, offset in committed.items() if not offset]
+                        if never:
+                            await consumer.seek_to_beginning(*never)
+                    except IllegalStateError:  # the assignment moved again: next round
+                        self._reseek = True
                 fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=s.batch_size)
                 if not fetched:
                     continue
@@ -283,7 +295,11 @@ class DirectConsumer:
         try:
             await consumer.commit(dict(commit))
         except (CommitFailedError, IllegalStateError) as exc:
+            # Never go on from the fetch position after this: records fetched before the
+            # rebalance would be processed and committed past this batch, and the stored
+            # outputs it still needs for its replay would be trimmed.
             log.warning("commit refused (rebalance); the batch will be replayed: %r", exc)
+            self._reseek = True
             return
         for tp, offset in commit.items():
             try:

@@ -56,6 +56,7 @@ __all__ = [
     "WorkerEngine",
     "WorkerSettings",
     "decision_id",
+    "worker_features",
 ]
 
 log = logging.getLogger(__name__)
@@ -230,11 +231,44 @@ class WorkerEngine(Engine):
     """
 
     def __init__(self, config: Mapping[str, Any], labels: Any = None) -> None:
-        super().__init__(config, labels=labels)
+        super().__init__(worker_features(config), labels=labels)
         self.features = _ReplayTap(self.features)
 
     def _drop_duplicates(self, batch: TxBatch) -> tuple[TxBatch, list[DeadLetter]]:
         return batch, []
+
+
+def worker_features(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with the profile-store settings a worker needs.
+
+    Workers share profiles (merchants, devices and payees across partitions; customers when a
+    partition moves in a rebalance), so a Redis store runs with ``concurrency: optimistic``
+    (WATCH/MULTI, no record cache) unless the config names a concurrency; ``single_writer`` (and
+    its cache of records) is logged as unsafe, and ``write_behind`` is refused: the checkpoint
+    needs the profiles written before the decisions are produced.
+
+    >>> worker_features({"features": {"store": "redis://h:6379/0"}})["features"]["concurrency"]
+    'optimistic'
+    """
+    out = dict(config)
+    section = dict(out.get("features") or {})
+    if not str(section.get("store") or "memory://").startswith("memory"):
+        if section.get("write_behind"):
+            raise ConfigError(
+                "features.write_behind cannot be used by the worker: offsets are committed "
+                "only after the profiles are written"
+            )
+        if not section.get("concurrency"):
+            section["concurrency"] = "optimistic"
+            section["cache_entries"] = 0  # a record cache needs a single writer
+        elif section["concurrency"] != "optimistic":
+            log.warning(
+                "features.concurrency %s: safe only with one worker that never loses its "
+                "partitions; several workers need optimistic",
+                section["concurrency"],
+            )
+    out["features"] = section
+    return out
 
 
 class WorkerCore:

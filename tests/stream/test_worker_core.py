@@ -133,3 +133,29 @@ def test_redis_emitted_store_round_trip_and_trim(redis_url: str) -> None:
     store.trim("tx", 2, 12)
     assert store.get("tx", 2, [10, 11, 12]) == {12: b"c"}
     store.close()
+
+
+@pytest.mark.parametrize("where", ["memory", "redis"])
+def test_a_replayed_batch_with_the_same_span_never_replaces_the_first_outputs(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    # worker A stores offsets 0..9; worker B replays the same span and stores only the rows
+    # it had to score (here 7): the first outputs of every offset must survive, also for 7
+    prefix = unique_prefix()
+    if where == "memory":
+        first = second = MemoryEmittedStore()
+    else:
+        url = request.getfixturevalue("redis_url")
+        first = open_emitted_store(url, prefix=prefix, group="g", ttl_s=60)
+        second = open_emitted_store(url, prefix=prefix, group="g", ttl_s=60)
+    first.put("tx", 0, {o: b"A%d" % o for o in range(10)})
+    second.put("tx", 0, {0: b"B0", 9: b"B9"})
+    assert second.get("tx", 0, list(range(10))) == {o: b"A%d" % o for o in range(10)}
+    second.trim("tx", 0, 10)  # committed: every field below goes, whoever wrote it
+    assert first.get("tx", 0, list(range(10))) == {}
+
+
+def unique_prefix() -> str:
+    import uuid
+
+    return f"t-{uuid.uuid4().hex[:8]}"
