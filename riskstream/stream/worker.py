@@ -11,8 +11,9 @@ watermarks mark the transactions already applied (they do not count twice); for 
 outputs stored in the `riskstream.stream.emitted` store (written before anything is produced)
 are re-emitted byte for byte, so a transaction has one decision whatever happens. A replayed
 transaction with no stored outputs (the process died between the profile write and the store
-write, a window of one Redis round trip, or an upstream re-send after its batch was committed)
-is scored again from the current profiles and its decision carries ``"replayed": true``.
+write, a few ms of formatting and one round trip, so nothing was produced for it; or an
+upstream re-send after its batch was committed) is scored again from the current profiles and
+its decision carries ``"replayed": true``.
 
 ``decision_id`` (added first in every decision) is a 16-hex-digit BLAKE2b of the tx id, the
 rule-set hash and the model snapshot: the same transaction decided under the same rules and
