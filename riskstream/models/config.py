@@ -31,20 +31,24 @@ model:
                             # or a list of names, or {name: transform}
     categories: null        # null = DEFAULT_CATEGORIES present in the catalog; {name: [values]}
     use_anomaly: true       # the anomaly rank is one more input of the learner
-    refit_every: 6h
+    refit_every: 12h
     negative_after: 3d      # an unlabelled transaction this old counts as genuine
     ttl: 60d                # rows kept for labels at most this long ...
-    max_rows: 2000000       # ... and at most this many (a later label is lost, and counted)
+    max_rows: 1000000       # ... and at most this many (about 0.5 kB each with 90 features;
+                            # a label for a row that left is lost, and counted)
     max_negatives: 50000
     positive_weight: 10     # or "balanced"
     min_positives: 20
     trust: 50               # positives at which the learner has half the risk
-    n_trees: 100            # gradient-boosted trees (riskstream.models.gbdt)
-    max_depth: 4
-    learning_rate: 0.1
+    n_trees: 200            # gradient-boosted trees (riskstream.models.gbdt)
+    max_depth: 6
+    learning_rate: 0.05
+    subsample: 0.5
+    colsample: 0.5
     max_bins: 64
     l2: 1.0
     min_child_weight: 1.0
+    seed: 0
 ```
 """
 
@@ -251,23 +255,26 @@ def build_online_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> On
             )
         else:
             model = GradientBoostedTrees(
-                n_trees=int(learner_cfg.get("n_trees", 100)),
-                max_depth=int(learner_cfg.get("max_depth", 4)),
-                learning_rate=float(learner_cfg.get("learning_rate", 0.1)),
+                n_trees=int(learner_cfg.get("n_trees", 200)),
+                max_depth=int(learner_cfg.get("max_depth", 6)),
+                learning_rate=float(learner_cfg.get("learning_rate", 0.05)),
                 max_bins=int(learner_cfg.get("max_bins", 64)),
                 l2=float(learner_cfg.get("l2", 1.0)),
                 min_child_weight=float(learner_cfg.get("min_child_weight", 1.0)),
+                subsample=float(learner_cfg.get("subsample", 0.5)),
+                colsample=float(learner_cfg.get("colsample", 0.5)),
+                seed=int(learner_cfg.get("seed", 0)),
             )
         weight = learner_cfg.get("positive_weight", 10.0)
         learner = FeedbackLearner(
             len(names),
             model,
-            refit_every_ms=parse_duration(learner_cfg.get("refit_every", "6h"), "refit_every"),
+            refit_every_ms=parse_duration(learner_cfg.get("refit_every", "12h"), "refit_every"),
             negative_after_ms=parse_duration(
                 learner_cfg.get("negative_after", "3d"), "negative_after"
             ),
             ttl_ms=parse_duration(learner_cfg.get("ttl", "60d"), "ttl"),
-            max_rows=int(learner_cfg.get("max_rows", 2_000_000)),
+            max_rows=int(learner_cfg.get("max_rows", 1_000_000)),
             max_negatives=int(learner_cfg.get("max_negatives", 50_000)),
             positive_weight=weight if weight == "balanced" else float(weight),
             min_positives=int(learner_cfg.get("min_positives", 20)),

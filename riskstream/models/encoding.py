@@ -78,6 +78,9 @@ class FrameEncoder:
             raise ConfigError("model: no input features selected")
         if len(set(self.names)) != len(self.names):
             raise ConfigError(f"model: duplicate input features in {self.names}")
+        self._transformed = [
+            j for j, name in enumerate(self.numbers) if TRANSFORMS[self.numbers[name]] is not None
+        ]
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -100,19 +103,31 @@ class FrameEncoder:
     def encode(self, frame: Mapping[str, np.ndarray]) -> np.ndarray:
         """The (n_rows, len(names)) float64 matrix of a frame; the frame is not modified."""
         try:
-            n = len(frame[self.columns[0]])
+            numbers = [frame[name] for name in self.numbers]
+            strings = [frame[name] for name in self.categories]
         except KeyError as exc:
             raise ModelError(f"feature frame lacks column {exc.args[0]!r}") from None
-        out = np.zeros((n, len(self.names)), dtype=np.float64)
-        j = 0
-        for name, transform in self.numbers.items():
-            column = _column(frame, name, n)
-            values = column.astype(np.float64, copy=False)
-            fn = TRANSFORMS[transform]
-            out[:, j] = fn(values) if fn is not None else values
-            j += 1
-        for name, vocabulary in self.categories.items():
-            column = _column(frame, name, n)
+        n = len(numbers[0]) if numbers else len(strings[0])
+        out = np.empty((n, len(self.names)), dtype=np.float64)
+        k = len(numbers)
+        if k:
+            try:
+                out[:, :k] = np.stack(numbers, axis=1)  # one pass; bools become 0.0 / 1.0
+            except ValueError:
+                bad = next(
+                    name
+                    for name, c in zip(self.numbers, numbers, strict=True)
+                    if np.shape(c) != (n,)
+                )
+                raise ModelError(f"feature column {bad!r} is not {n} values") from None
+            for j in self._transformed:
+                out[:, j] = TRANSFORMS[self.numbers[self.names[j]]](out[:, j])
+        j = k
+        for name, column, vocabulary in zip(
+            self.categories, strings, self.categories.values(), strict=True
+        ):
+            if np.shape(column) != (n,):
+                raise ModelError(f"feature column {name!r} is not {n} values")
             for value in vocabulary:
                 out[:, j] = column == value
                 j += 1
@@ -136,13 +151,3 @@ class FrameEncoder:
 
     def __repr__(self) -> str:
         return f"FrameEncoder({self.numbers!r}, {self.categories!r})"
-
-
-def _column(frame: Mapping[str, np.ndarray], name: str, n: int) -> np.ndarray:
-    try:
-        column = np.asarray(frame[name])
-    except KeyError:
-        raise ModelError(f"feature frame lacks column {name!r}") from None
-    if column.shape != (n,):
-        raise ModelError(f"feature column {name!r} has shape {column.shape}, expected ({n},)")
-    return column

@@ -83,12 +83,15 @@ def combine_risk(
     [0.009, 0.1, 0.908, 0.54]
     """
     rank = np.asarray(rank, dtype=np.float64)
-    anomaly = np.where(np.isnan(rank), 0.0, np.exp(-(1.0 - np.nan_to_num(rank)) / tail))
-    p = np.asarray(fraud_probability, dtype=np.float64)
+    anomaly = np.exp((rank - 1.0) / tail)
+    anomaly[np.isnan(anomaly)] = 0.0
+    p = np.array(fraud_probability, dtype=np.float64)
+    unknown = np.isnan(p)
     weight = n_positives / (n_positives + trust) if n_positives + trust > 0 else 1.0
-    share = np.where(np.isnan(p), 0.0, weight)
-    risk = (1.0 - share) * anomaly + share * np.nan_to_num(p)
-    return np.clip(risk, 0.0, 1.0)
+    share = np.where(unknown, 0.0, weight)
+    p[unknown] = 0.0
+    risk = (1.0 - share) * anomaly + share * p
+    return np.clip(risk, 0.0, 1.0, out=risk)
 
 
 @dataclass

@@ -95,7 +95,9 @@ class RunningQuantile:
 
     def _bins(self, x: np.ndarray) -> np.ndarray:
         scaled = (x - self.lo) * (self.n_bins / (self.hi - self.lo))
-        return np.clip(np.nan_to_num(scaled, nan=0.0), 0, self.n_bins - 1).astype(np.int64)
+        scaled[~(scaled >= 0.0)] = 0.0  # below the range, and NaN (ranked apart)
+        np.minimum(scaled, self.n_bins - 1, out=scaled)
+        return scaled.astype(np.int64)
 
     def update(self, x: np.ndarray) -> None:
         """Count the (non-NaN) scores `x`; `rank` sees them after the next `freeze`."""

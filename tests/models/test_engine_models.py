@@ -94,8 +94,9 @@ def test_the_default_risk_alerts_a_steady_share_of_genuine_payments(sim) -> None
     tx = np.concatenate([frame["tx_id"] for frame in rows["frames"]])
     genuine = ~np.fromiter((t in fraud for t in tx.tolist()), dtype=bool, count=len(tx))
     day = (rows["ts"] - rows["ts"].min()) // DAY
-    shares = np.array([(rows["risk"][(day == d) & genuine] >= 0.1).mean() for d in range(4, 12)])
-    assert shares.min() > 0 and shares.max() < 4 * shares.min() and shares.max() < 0.03, shares
+    # About 1.5 % of genuine payments reach 0.03 (a dozen a day here: Poisson noise included).
+    shares = np.array([(rows["risk"][(day == d) & genuine] >= 0.03).mean() for d in range(3, 12)])
+    assert shares.min() > 0 and shares.max() < 3 * shares.min() and shares.max() < 0.05, shares
 
 
 def test_future_labels_never_change_past_decisions(sim) -> None:
