@@ -157,3 +157,26 @@ def test_produce_and_consume_commands_round_trip(kafka_bootstrap: str, tmp_path:
         assert key == customer.encode()
         partitions_of.setdefault(customer, set()).add(partition)
     assert all(len(p) == 1 for p in partitions_of.values())  # a customer, one partition
+
+
+def test_consume_audit_keeps_one_line_per_decision_id_in_a_verified_chain(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    from riskstream.replay.audit import verify_log
+
+    topic = unique("audit")
+    first = [orjson.dumps({"decision_id": f"d{i}", "tx_id": f"t{i}"}) for i in range(50)]
+    lines = first + first[10:20]  # re-deliveries: the same records again
+    source = tmp_path / "decisions.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    asyncio.run(ensure_topics(kafka_bootstrap, {topic: 1}))
+    runner = CliRunner()
+    args = ["--brokers", kafka_bootstrap, "--topic", topic]
+    result = runner.invoke(produce, [*args, "--input", str(source), "--key-field", "tx_id"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "audit.jsonl"
+    result = runner.invoke(consume, [*args, "--out", str(out), "--count", "60", "--audit"])
+    assert result.exit_code == 0, result.output
+    kept = [orjson.loads(line)["decision_id"] for line in out.read_bytes().splitlines()]
+    assert kept == [f"d{i}" for i in range(50)]
+    assert verify_log(out).ok
