@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 from faust.sensors import Monitor
 from faust.types import TP
 
@@ -222,7 +222,6 @@ class DirectConsumer:
         s = self.settings
         runtime = self.runtime
         consumer = AIOKafkaConsumer(
-            s.transactions,
             bootstrap_servers=self.brokers,
             group_id=f"{s.app_id}-tx",
             enable_auto_commit=False,
@@ -233,8 +232,8 @@ class DirectConsumer:
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
         )
         await consumer.start()
+        consumer.subscribe([s.transactions], listener=_Assigned(runtime))
         runtime.lag_source = consumer
-        runtime.assigned = True
         wait_ms = max(1, int(s.max_wait_ms))
         inflight: asyncio.Future | None = None  # the previous batch's produce + commit
         try:
@@ -306,6 +305,19 @@ class DirectConsumer:
                 runtime.core.trim(tp.topic, tp.partition, offset)
             except Exception as exc:
                 log.warning("trimming stored outputs failed: %r", exc)
+
+
+class _Assigned(ConsumerRebalanceListener):
+    """Marks the worker ready once the group has given it its partitions."""
+
+    def __init__(self, runtime: WorkerRuntime) -> None:
+        self.runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        pass  # one batch at a time: nothing is in flight while the group rebalances
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runtime.assigned = True
 
 
 async def _finish(task: asyncio.Future) -> None:
