@@ -6,8 +6,11 @@ simulated bank's transactions, and then, each in a subprocess of its own:
 1. sustained rate: a backlog of transactions in the input topic, one worker started on it;
    transactions/s measured between 10% and 90% of the backlog (worker's /metrics);
 2. latency: a steady stream at 50% and at 90% of that rate; end-to-end latency per
-   transaction = Kafka timestamp of its decision - Kafka timestamp of its input record
-   (both set by producers on this machine, milliseconds): p50, p99, p99.9;
+   transaction = Kafka timestamp of its decision (the decisions topic has
+   ``message.timestamp.type: LogAppendTime``: the broker's clock when it appended the
+   decision) - Kafka timestamp of its input record (set by the load generator when it built
+   the record's batch), milliseconds, same machine: p50, p99, p99.9; with the mean batch
+   size and the mean time per batch of each stage (the worker's /metrics);
 3. the framework's own cost: the same backlog through a plain faust agent that only decodes
    (the Engine's decoder) and forwards the raw records, same take_events batching and same
    batch producer; the ratio worker / plain agent.
@@ -16,6 +19,7 @@ Steps 1-2 run for both transaction consumers (``worker.consumer: faust``, the ag
 ``stream.take_events``, and ``direct``, aiokafka's batch fetch inside the faust app).
 
 Usage: .venv/bin/python bench/bench_worker.py [--backlog 150000] [--seconds 15]
+       [--consumers faust direct] [--profile DIR]  (py-spy collapsed stacks of each run)
 """
 
 from __future__ import annotations
@@ -74,6 +78,64 @@ def _metric(port: int, name: str) -> float:
         float(m.group(1))
         for m in re.finditer(rb"^" + name.encode() + rb"(?:\{[^}]*\})? (\S+)$", body, re.M)
     )
+
+
+def _snapshot(port: int) -> dict[str, float]:
+    """Sums and counts of the worker's stage and batch-size histograms (for per-batch means)."""
+    out: dict[str, float] = {}
+    for stage in ("decode", "score", "store", "produce"):
+        for part in ("sum", "count"):
+            name = f'riskstream_stage_seconds_{part}{{stage="{stage}"}}'
+            out[f"{stage}_{part}"] = _metric_exact(port, name)
+    for part in ("sum", "count"):
+        out[f"batch_{part}"] = _metric_exact(port, f"riskstream_batch_size_{part}")
+    return out
+
+
+def _metric_exact(port: int, sample: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            body = r.read()
+    except OSError:
+        return -1.0
+    m = re.search(rb"^" + re.escape(sample.encode()) + rb" (\S+)$", body, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def _per_batch(before: dict[str, float], after: dict[str, float]) -> str:
+    """Mean batch size and mean ms per batch of each stage between two snapshots."""
+    batches = after["batch_count"] - before["batch_count"]
+    if batches <= 0:
+        return "no batches"
+    size = (after["batch_sum"] - before["batch_sum"]) / batches
+    parts = [f"{batches:,.0f} batches of {size:,.1f} records"]
+    for stage in ("decode", "score", "store", "produce"):
+        n = after[f"{stage}_count"] - before[f"{stage}_count"]
+        if n > 0:
+            ms = 1000 * (after[f"{stage}_sum"] - before[f"{stage}_sum"]) / n
+            parts.append(f"{stage} {ms:.2f}")
+    return parts[0] + "; ms per batch: " + ", ".join(parts[1:])
+
+
+def _profile(pid: int, name: str) -> subprocess.Popen | None:
+    """py-spy record (collapsed stacks) of ``pid`` until SIGINT, when --profile is given."""
+    if not args.profile:
+        return None
+    out = Path(args.profile) / f"{name}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(pid), "--format", "raw", "--rate", "200"]
+    cmd += ["--nonblocking", "--output", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _end_profile(spy: subprocess.Popen | None) -> None:
+    if spy is not None and spy.poll() is None:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
 
 
 def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
@@ -203,28 +265,45 @@ def _latency(brokers: str, name: str, skip: set[str]) -> tuple[int, np.ndarray]:
     return len(sent), np.array(both, dtype=np.float64)
 
 
+def _topics(brokers: str, name: str) -> None:
+    """The input topic, and the decisions topic timestamped by the broker when it appends."""
+    asyncio.run(ensure_topics(brokers, {f"{name}-transactions": PARTITIONS}))
+    asyncio.run(
+        ensure_topics(
+            brokers,
+            {f"{name}-decisions": PARTITIONS},
+            configs={"message.timestamp.type": "LogAppendTime"},
+        )
+    )
+
+
 def run_worker_phase(
     brokers: str, redis_url: str, tmp: Path, consumer: str, lines: list[bytes], seconds: float
 ) -> dict:
     result: dict = {"consumer": consumer}
     name = f"bw-{consumer}-{uuid.uuid4().hex[:6]}"
     config = _config(tmp, name, redis_url, consumer)
-    asyncio.run(ensure_topics(brokers, {f"{name}-transactions": PARTITIONS}))
+    _topics(brokers, name)
     backlog = lines[: args.backlog]
     _produce(brokers, f"{name}-transactions", backlog, None)
     port = _free_port()
     proc = _start(_worker_cmd(brokers, config, port), tmp / f"{name}.log")
+    spy = None
     try:
         _wait_ready(port, proc)
+        spy = _profile(proc.pid, f"{consumer}-sustained")
+        before = _snapshot(port)
         result["sustained"] = _sustained(port, len(backlog))
+        result["sustained_batches"] = _per_batch(before, _snapshot(port))
     finally:
+        _end_profile(spy)
         _stop(proc)
     for share in (0.5, 0.9):
         rate = share * result["sustained"]
         n = min(int(rate * seconds), len(lines) - WARMUP)
         name = f"bw-{consumer}-{int(share * 100)}-{uuid.uuid4().hex[:6]}"
         config = _config(tmp, name, redis_url, consumer)
-        asyncio.run(ensure_topics(brokers, {f"{name}-transactions": PARTITIONS}))
+        _topics(brokers, name)
         port = _free_port()
         proc = _start(_worker_cmd(brokers, config, port), tmp / f"{name}.log")
         warm = lines[-n - WARMUP : -n]
@@ -235,11 +314,15 @@ def run_worker_phase(
             while _metric(port, "riskstream_decisions_total") < WARMUP and time.monotonic() < end:
                 time.sleep(0.2)
             time.sleep(1.0)
+            before = _snapshot(port)
+            spy = _profile(proc.pid, f"{consumer}-{int(share * 100)}")
             _produce(brokers, f"{name}-transactions", lines[-n:], rate)
+            _end_profile(spy)
             end = time.monotonic() + 60
             total = n + WARMUP
             while _metric(port, "riskstream_records_in_total") < total and time.monotonic() < end:
                 time.sleep(0.2)
+            batches = _per_batch(before, _snapshot(port))
         finally:
             _stop(proc)
         sent, lat = _latency(brokers, name, {orjson.loads(w)["tx_id"] for w in warm})
@@ -250,6 +333,8 @@ def run_worker_phase(
             "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99)),
             "p999": float(np.percentile(lat, 99.9)),
+            "batches": batches,
+            "load": os.getloadavg()[0],
         }
     return result
 
@@ -345,14 +430,16 @@ def main() -> None:
             r = run_worker_phase(brokers, redis_server.url, tmp, consumer, lines, args.seconds)
             print(
                 f"worker, consumer={consumer:6}  sustained:      {r['sustained']:10,.0f} tx/s "
-                f"(ratio to plain faust agent {r['sustained'] / plain:.2f})"
+                f"(ratio to plain faust agent {r['sustained'] / plain:.2f})\n"
+                f"    {r['sustained_batches']}"
             )
             for share in (0.5, 0.9):
                 q = r[share]
                 print(
                     f"  at {int(share * 100)}% ({q['rate']:,.0f} tx/s, {q['decided']:,}/"
-                    f"{q['sent']:,} decided): end-to-end latency p50 {q['p50']:.0f} ms, "
-                    f"p99 {q['p99']:.0f} ms, p99.9 {q['p999']:.0f} ms"
+                    f"{q['sent']:,} decided): end-to-end latency p50 {q['p50']:.1f} ms, "
+                    f"p99 {q['p99']:.1f} ms, p99.9 {q['p999']:.1f} ms (load average "
+                    f"{q['load']:.1f})\n    {q['batches']}"
                 )
 
 
@@ -365,5 +452,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--consumers", nargs="+", default=["faust", "direct"])
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="worker.max_wait_ms")
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy record each worker run (collapsed stacks)"
+    )
     args = parser.parse_args()
     main()

@@ -196,17 +196,27 @@ class WorkerRuntime:
 
 
 class DirectConsumer:
-    """``worker.consumer: direct``: the transactions topic read with aiokafka's batch fetch.
+    """``worker.consumer: direct`` (the default): the transactions topic read with aiokafka.
 
     faust's per-event stream machinery costs ~50 us of CPU per record on the development
-    machine (see bench/RESULTS.md); here a micro-batch is whatever ``getmany`` returns within
+    machine, and its ``take_events`` stops filling its buffer while the agent works (see
+    docs/worker.md); here a micro-batch is whatever ``getmany`` returns within
     ``max_wait_ms`` (up to ``batch_size``), so batches grow under load and shrink to one record
-    when traffic is thin. Same checkpoint: process (profiles and stored outputs written),
-    produce and await the acks, then commit the batch's offsets (consumer group
-    ``{app_id}-tx``) and trim the stored outputs, one batch at a time. A commit refused
-    because a rebalance moved the partition away is logged: the new owner replays the batch,
-    which the checkpoint makes harmless. Labels and SMS replies stay with faust's agents.
+    when traffic is thin.
+
+    Same checkpoint, pipelined by one batch: a batch is processed (profiles and stored outputs
+    written) right after its fetch, with no await in between, and its delivery (produce, await
+    the acks, then commit its offsets, after the previous batch's commit, and trim the stored
+    outputs) starts at once as a task; the next batch is fetched and processed while it runs.
+    At most ``_DEPTH`` deliveries are in flight. When the group takes partitions away, the
+    rebalance listener waits for every delivery in flight (their commits go in before the
+    partitions move), so the next owner starts after the last batch processed here. A commit
+    refused all the same is logged and the consumer re-seeks to the committed offsets: the new
+    owner, or this worker, replays the batch, which the checkpoint makes harmless. Labels and
+    SMS replies stay with faust's agents.
     """
+
+    _DEPTH = 2
 
     def __init__(self, runtime: WorkerRuntime, brokers: str, settings: WorkerSettings) -> None:
         self.runtime = runtime
@@ -214,6 +224,13 @@ class DirectConsumer:
         self.settings = settings
         self.done = asyncio.Event()
         self._reseek = False
+        self._inflight: list[asyncio.Future] = []  # deliveries, oldest first
+
+    async def drain(self) -> None:
+        """Wait until every delivery in flight has produced and committed (or failed)."""
+        while self._inflight:
+            await _finish(self._inflight[0])
+            self._inflight = [t for t in self._inflight if not t.done()]
 
     async def run(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -232,13 +249,16 @@ class DirectConsumer:
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
         )
         await consumer.start()
-        consumer.subscribe([s.transactions], listener=_Assigned(runtime))
+        consumer.subscribe([s.transactions], listener=_Rebalance(runtime, self))
         runtime.lag_source = consumer
         wait_ms = max(1, int(s.max_wait_ms))
-        inflight: asyncio.Future | None = None  # the previous batch's produce + commit
         try:
             while not runtime.stopping:
+                while len(self._inflight) >= self._DEPTH:
+                    await _finish(self._inflight[0])
+                    self._inflight = [t for t in self._inflight if not t.done()]
                 if self._reseek:  # a commit was refused: start again from what is committed
+                    await self.drain()
                     self._reseek = False
                     assigned = consumer.assignment()
                     try:
@@ -248,9 +268,11 @@ class DirectConsumer:
                             await consumer.seek_to_beginning(*never)
                     except IllegalStateError:  # the assignment moved again: next round
                         self._reseek = True
-                fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=s.batch_size)
-                if not fetched:
                     continue
+                fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=s.batch_size)
+                if not fetched or self._reseek:
+                    continue
+                # from here to the delivery task: no await, so no rebalance in between
                 records = [
                     InRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
                     for messages in fetched.values()
@@ -262,13 +284,14 @@ class DirectConsumer:
                     outputs = runtime.core.process(records, ingest_ns)
                 except Exception as exc:  # the stream boundary: crash loudly, commit nothing
                     runtime.fail(exc)
-                inflight = asyncio.ensure_future(
-                    self._deliver(consumer, records, outputs, commit, ingest_ns)
+                previous = self._inflight[-1] if self._inflight else None
+                self._inflight.append(
+                    asyncio.ensure_future(
+                        self._deliver(consumer, records, outputs, commit, ingest_ns, previous)
+                    )
                 )
-                await _finish(inflight)
         finally:
-            if inflight is not None and not inflight.done():
-                await _finish(inflight)  # stopping or cancelled: the last batch still commits
+            await self.drain()  # stopping or cancelled: the batches processed still commit
             await consumer.stop()
             self.done.set()
 
@@ -279,18 +302,26 @@ class DirectConsumer:
         outputs: Outputs,
         commit: Mapping[Any, int],
         ingest_ns: int,
+        previous: asyncio.Future | None,
     ) -> None:
-        """Produce a processed batch, await the acks, then commit its offsets and trim."""
+        """Produce a processed batch, await the acks, then commit its offsets and trim.
+
+        Commits go in batch order: this batch's waits for the previous batch's delivery.
+        """
         from aiokafka.errors import CommitFailedError, IllegalStateError
 
         runtime = self.runtime
         try:
             await runtime._produce(outputs, ingest_ns)
             runtime._observe_lag(records)
+            if previous is not None:
+                await asyncio.shield(previous)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             runtime.fail(exc)
+        if self._reseek:  # an earlier commit was refused: these offsets are replayed too
+            return
         try:
             await consumer.commit(dict(commit))
         except (CommitFailedError, IllegalStateError) as exc:
@@ -307,14 +338,15 @@ class DirectConsumer:
                 log.warning("trimming stored outputs failed: %r", exc)
 
 
-class _Assigned(ConsumerRebalanceListener):
-    """Marks the worker ready once the group has given it its partitions."""
+class _Rebalance(ConsumerRebalanceListener):
+    """Drains the deliveries in flight before partitions move; marks the worker ready."""
 
-    def __init__(self, runtime: WorkerRuntime) -> None:
+    def __init__(self, runtime: WorkerRuntime, direct: DirectConsumer) -> None:
         self.runtime = runtime
+        self.direct = direct
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        pass  # one batch at a time: nothing is in flight while the group rebalances
+        await self.direct.drain()  # their commits go in while the partitions are still ours
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.runtime.assigned = True

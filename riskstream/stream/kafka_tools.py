@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,9 +58,17 @@ def key_of(line: bytes, field: str = "customer_id") -> bytes | None:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: dict[str, int], replication: int = 1, timeout_s: float = 30.0
+    bootstrap: str,
+    topics: dict[str, int],
+    replication: int = 1,
+    timeout_s: float = 30.0,
+    configs: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Create the missing ``topics`` (name -> partitions); returns the names created."""
+    """Create the missing ``topics`` (name -> partitions); returns the names created.
+
+    ``configs`` (topic-level settings, e.g. ``message.timestamp.type``) apply to the topics
+    created here; existing topics keep theirs.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -68,7 +76,11 @@ async def ensure_topics(
         raise KafkaToolError(f"cannot reach Kafka at {bootstrap}: {exc!r}") from exc
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(n, p, replication) for n, p in topics.items() if n not in existing]
+        wanted = [
+            NewTopic(n, p, replication, topic_configs=dict(configs or {}))
+            for n, p in topics.items()
+            if n not in existing
+        ]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(wanted)

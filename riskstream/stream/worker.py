@@ -97,7 +97,7 @@ class WorkerSettings:
     replication: int = 1
     batch_size: int = 2000
     max_wait_ms: float = 5.0
-    consumer: str = "faust"
+    consumer: str = "direct"
     commit_interval_s: float = 1.0
     session_timeout_s: float = 30.0
     heartbeat_interval_s: float = 3.0
@@ -212,8 +212,8 @@ class _ReplayTap:
         self._stage = stage
         self.masks: list[np.ndarray] = []
 
-    def compute(self, batch: TxBatch) -> dict[str, np.ndarray]:
-        frame = self._stage.compute(batch)
+    def compute(self, batch: TxBatch, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        frame = self._stage.compute(batch, *args, **kwargs)  # e.g. the labels due in the batch
         self.masks.append(np.asarray(self._stage.last_replayed, dtype=bool).copy())
         return frame
 
