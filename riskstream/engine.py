@@ -4,7 +4,13 @@
 whose ``label_time`` has passed in event time -> features -> model -> rules -> decision
 policy. It never reads the wall clock for a decision (only for the latency figure), so the
 same input, rule set and model snapshot give the same decisions, bit for bit, whatever the
-micro-batch sizes were: a batch is cut wherever a label becomes visible.
+micro-batch sizes were.
+
+Labels do not cut batches: the feature stage receives the labels that become due during a
+batch with, for every row, how many of them are due by then (its kernels fold each one in
+just before the first row that may see it); the model receives the labels due at the start of
+a segment before scoring it and the others after, which is all its learner needs, since the
+learner changes only when the model rotates its snapshot, and a batch is cut there.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from riskstream import __version__
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.config import load_config
 from riskstream.features.catalog import FeatureCatalog
-from riskstream.features.stage import LabelBatch, build_feature_stage
+from riskstream.features.stage import DueLabels, LabelBatch, build_feature_stage
 from riskstream.models.stage import build_model_stage
 from riskstream.rules import DecisionPolicy, RuleSet, RuleSetWatcher, load_ruleset
 
@@ -152,11 +158,17 @@ class Engine:
     def score(self, batch: TxBatch) -> ScoreResult:
         """Score a batch of valid transactions; duplicates of earlier tx ids become dead letters."""
         batch, dead = self._drop_duplicates(batch)
-        decisions = [self._score_segment(part) for part in self._segments(batch)]
+        decisions = [
+            self._score_segment(part, watermarks) for part, watermarks in self._segments(batch)
+        ]
         return ScoreResult(decisions, dead)
 
     def _drop_duplicates(self, batch: TxBatch) -> tuple[TxBatch, list[DeadLetter]]:
         seen = self._seen_tx_ids
+        ids = set(batch.tx_id.tolist())
+        if len(ids) == len(batch) and seen.isdisjoint(ids):  # the common case, in C
+            seen |= ids
+            return batch, []
         duplicate = np.zeros(len(batch), dtype=bool)
         for i, tx_id in enumerate(batch.tx_id.tolist()):
             if tx_id in seen:
@@ -173,48 +185,49 @@ class Engine:
         ]
         return batch.take(~duplicate), dead
 
-    def _segments(self, batch: TxBatch) -> Iterator[TxBatch]:
-        """Cut the batch where labels become due and where the model rotates its snapshot.
+    def _segments(self, batch: TxBatch) -> Iterator[tuple[TxBatch, np.ndarray]]:
+        """Cut the batch where the model rotates its snapshot; with each part, its watermarks.
 
-        Labels due at a segment are released just before it is scored (a generator on purpose:
-        never before the segments ahead of it are done), and each segment is scored with one
-        model snapshot, so neither a decision nor its snapshot id depends on the batching.
+        Each part is scored with one model snapshot, so neither a decision nor its snapshot id
+        depends on the batching. A generator on purpose: the next cut is asked of the model
+        only once the part before it is done.
         """
         n = len(batch)
         if n == 0:
             return
         watermarks = np.maximum.accumulate(np.maximum(batch.timestamp, self._watermark))
         self._watermark = int(watermarks[-1])
-        label_cuts = (
-            np.flatnonzero(np.diff(self.labels.count_due(watermarks))) + 1
-            if self.labels.pending
-            else np.empty(0, dtype=np.int64)
-        )
         next_boundary = getattr(self.model, "next_boundary", None)
         start = 0
         while start < n:
-            self._release_labels(int(watermarks[start]))
-            k = int(np.searchsorted(label_cuts, start, side="right"))
-            stop = int(label_cuts[k]) if k < len(label_cuts) else n
+            stop = n
             boundary = next_boundary(int(watermarks[start])) if next_boundary else None
             if boundary is not None:
                 cut = int(np.searchsorted(watermarks, boundary, side="left"))
                 stop = min(stop, max(start + 1, cut))
-            yield batch if (start, stop) == (0, n) else batch.take(slice(start, stop))
+            part = batch if (start, stop) == (0, n) else batch.take(slice(start, stop))
+            yield part, watermarks[start:stop]
             start = stop
 
-    def _release_labels(self, watermark: int) -> None:
+    def _due_labels(self, watermarks: np.ndarray) -> DueLabels | None:
+        """The labels due by the end of a segment, and how many of them each row may see."""
         if self.labels.pending == 0:
-            return
-        released = self.labels.release(watermark)
-        if len(released):
-            self.features.apply_labels(released)
-            self.model.apply_labels(released)
+            return None
+        released = self.labels.release(int(watermarks[-1]))
+        if len(released) == 0:
+            return None
+        due = np.searchsorted(released.label_time, watermarks, side="right")
+        return DueLabels(released, due)
 
-    def _score_segment(self, batch: TxBatch) -> DecisionBatch:
-        frame = self.features.compute(batch)
+    def _score_segment(self, batch: TxBatch, watermarks: np.ndarray) -> DecisionBatch:
+        labels = self._due_labels(watermarks)
+        if labels is not None:  # the model's share of them: those due before its first row
+            self.model.apply_labels(_label_slice(labels.labels, 0, int(labels.due[0])))
+        frame = self.features.compute(batch, labels=labels)
         scores = self.model.score(frame)
         self.model.learn(frame)
+        if labels is not None:
+            self.model.apply_labels(_label_slice(labels.labels, int(labels.due[0]), len(labels)))
         result = self.rules.evaluate(frame, len(batch))
         decided = self.policy.decide(self.rules, result, frame, scores.risk)
         return DecisionBatch(
@@ -227,6 +240,11 @@ class Engine:
             ruleset_hash=self.rules.hash,
             model_snapshot=self.model.snapshot_id,
         )
+
+
+def _label_slice(labels: LabelBatch, start: int, stop: int) -> LabelBatch:
+    part = slice(start, stop)
+    return LabelBatch(labels.tx_id[part], labels.is_fraud[part], labels.label_time[part])
 
 
 def monotonic_us() -> int:

@@ -600,12 +600,19 @@ def device_kernel(
     txh: np.ndarray,
     customer_h: np.ndarray,
     card_h: np.ndarray,
+    labels: tuple,
     out: np.ndarray,
     dup: np.ndarray,
     touched: np.ndarray,
 ) -> None:
-    """Device features (`DEVICE_FEATURES`) and updates: sharing across customers, fraud rate."""
+    """Device features (`DEVICE_FEATURES`) and updates: sharing across customers, fraud rate.
+
+    ``labels`` = (codes, label_time, txh, due): fraud labels folded in before row ``i`` up to
+    ``due[i]`` of them (see `label_kernel`), so a label is seen exactly from its label_time on.
+    """
+    applied = 0
     for i in range(codes.shape[0]):
+        applied = _labels_until(recs, labels, labels[3][i], applied, touched)
         c = codes[i]
         if c < 0:
             _missing_row(out, i)
@@ -646,6 +653,7 @@ def device_kernel(
             seen_touch(r.customers, h32(customer_h[i]), t)
         if card_h[i] != 0:
             seen_touch(r.cards, h32(card_h[i]), t)
+    _labels_until(recs, labels, labels[0].shape[0], applied, touched)
 
 
 # --- merchant ---------------------------------------------------------------------------------
@@ -659,12 +667,18 @@ def merchant_kernel(
     amount: np.ndarray,
     cents: np.ndarray,
     txh: np.ndarray,
+    labels: tuple,
     out: np.ndarray,
     dup: np.ndarray,
     touched: np.ndarray,
 ) -> None:
-    """Merchant features (`MERCHANT_FEATURES`) and updates: volume, card testing, fraud rate."""
+    """Merchant features (`MERCHANT_FEATURES`) and updates: volume, card testing, fraud rate.
+
+    ``labels`` as for `device_kernel`.
+    """
+    applied = 0
     for i in range(codes.shape[0]):
+        applied = _labels_until(recs, labels, labels[3][i], applied, touched)
         c = codes[i]
         if c < 0:
             _missing_row(out, i)
@@ -732,6 +746,7 @@ def merchant_kernel(
         r.n_amount = min(int(r.n_amount) + 1, U4MAX)
         r.tx_ew = _fold_count(r.tx_ew, last, t)
         _header_update(r, t, now, entry)
+    _labels_until(recs, labels, labels[0].shape[0], applied, touched)
 
 
 # --- payee ------------------------------------------------------------------------------------
@@ -796,6 +811,32 @@ def payee_kernel(
 # --- labels -----------------------------------------------------------------------------------
 
 
+@numba.njit(inline="always")
+def _fold_label(recs: np.ndarray, c: int, lt: int, txh: np.uint64, touched: np.ndarray) -> None:
+    """One fraud label into record ``c``, once: its idempotency ring and floor (on label time)
+    make a label released twice (a worker restarted) count once."""
+    r = recs[c]
+    entry = idem_entry(lt, txh)
+    if idem_seen(r.label_floor, r.label_ring, lt, entry):
+        return
+    r.label_floor = idem_add(r.label_floor, r.label_ring, entry)
+    r.fraud_ew = _fold_count(r.fraud_ew, r.fraud_ts, lt)
+    if r.fraud_ts == NEVER or lt > r.fraud_ts:
+        r.fraud_ts = lt
+    touched[c] = True
+
+
+@numba.njit(inline="always")
+def _labels_until(recs: np.ndarray, labels: tuple, due: int, applied: int, touched) -> int:
+    """Fold labels ``applied`` .. ``due`` - 1 of ``labels`` (codes, times, txh, due); the new
+    count of applied labels."""
+    codes, times, txh = labels[0], labels[1], labels[2]
+    for j in range(applied, due):
+        if codes[j] >= 0:
+            _fold_label(recs, codes[j], times[j], txh[j], touched)
+    return max(applied, due)
+
+
 @numba.njit(cache=True)
 def label_kernel(
     recs: np.ndarray,
@@ -804,22 +845,7 @@ def label_kernel(
     txh: np.ndarray,
     touched: np.ndarray,
 ) -> None:
-    """Fold fraud labels (in label-time order) into device or merchant records, once each.
-
-    The label's own idempotency ring and floor (on label time) make a label released twice
-    (a worker restarted) count once.
-    """
+    """Fold fraud labels (in label-time order) into device or merchant records, once each."""
     for j in range(codes.shape[0]):
-        c = codes[j]
-        if c < 0:
-            continue
-        r = recs[c]
-        lt = label_time[j]
-        entry = idem_entry(lt, txh[j])
-        if idem_seen(r.label_floor, r.label_ring, lt, entry):
-            continue
-        r.label_floor = idem_add(r.label_floor, r.label_ring, entry)
-        r.fraud_ew = _fold_count(r.fraud_ew, r.fraud_ts, lt)
-        if r.fraud_ts == NEVER or lt > r.fraud_ts:
-            r.fraud_ts = lt
-        touched[c] = True
+        if codes[j] >= 0:
+            _fold_label(recs, codes[j], label_time[j], txh[j], touched)

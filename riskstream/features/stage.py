@@ -16,7 +16,7 @@ state and nothing was updated; a worker re-emits the stored decision for them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,9 +34,10 @@ from riskstream.features.store import (
     open_store,
 )
 
-__all__ = ["FeatureStage", "LabelBatch", "build_feature_stage"]
+__all__ = ["DueLabels", "FeatureStage", "LabelBatch", "build_feature_stage"]
 
 _MS_PER_HOUR = 3_600_000
+_LABELLED = ("device", "merchant")  # the kinds whose records fold in fraud labels
 _ENTITY_FIELDS = {
     "customer": "customer_id",
     "card": "card_id",
@@ -66,6 +67,23 @@ class LabelBatch:
 
 
 @dataclass
+class DueLabels:
+    """The labels that become due while a batch is scored, and where each one becomes due.
+
+    ``labels`` are in ``label_time`` order; ``due[i]`` is how many of them are due for row
+    ``i`` (``label_time`` <= row ``i``'s watermark), so row ``i`` sees exactly those. Handing
+    them to the stage with the batch, rather than cutting the batch at every label, keeps
+    batches large however many labels arrive.
+    """
+
+    labels: LabelBatch
+    due: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
 class _Prepared:
     """A batch as the kernels read it: interned ids, hashes and numeric columns."""
 
@@ -79,6 +97,17 @@ class _Prepared:
     tx: Interned
     entities: dict[str, Interned]
     country_h: np.ndarray
+    labels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass
+class _LabelRefs:
+    """Fraud labels due in a batch: times, tx hashes, due counts per row, entity ids."""
+
+    times: np.ndarray
+    txh: np.ndarray
+    due: np.ndarray
+    ids: dict[str, np.ndarray]
 
 
 @dataclass
@@ -154,13 +183,14 @@ class FeatureStage:
 
     # -- transactions ---------------------------------------------------------------------------
 
-    def compute(self, batch: TxBatch) -> dict[str, np.ndarray]:
+    def compute(self, batch: TxBatch, labels: DueLabels | None = None) -> dict[str, np.ndarray]:
         """The frame of ``batch``: for every catalog name, one column (see the catalog module).
 
-        Afterwards `last_replayed` marks the rows the customer's profile had already applied.
+        ``labels`` become visible row by row, each from the row at which it is due. Afterwards
+        `last_replayed` marks the rows the customer's profile had already applied.
         """
         n = len(batch)
-        prep = _prepare(batch)
+        prep = _prepare(batch, self._label_entities(batch, labels))
         result = self._apply(prep)
         replayed = result.dup["customer"]
         self.last_replayed = replayed
@@ -216,7 +246,8 @@ class FeatureStage:
             out = result.out[kind]
             for k, name in enumerate(names):
                 computed[name] = out[k] > 0.5 if name in K.BOOL_FEATURES else out[k]
-        frame: dict[str, np.ndarray] = {}
+        # tx_id always: the feedback learner keys its rows (and their late labels) by it
+        frame: dict[str, np.ndarray] = {"tx_id": batch.tx_id}
         for name in self._names:
             column = computed.get(name)
             frame[name] = (
@@ -225,6 +256,36 @@ class FeatureStage:
         return frame
 
     # -- labels ---------------------------------------------------------------------------------
+
+    def _label_entities(self, batch: TxBatch, due: DueLabels | None) -> _LabelRefs | None:
+        """The fraud labels of ``due`` with the merchant and device of their transaction.
+
+        A labelled transaction is looked up in the store's transaction references, or in
+        ``batch`` itself when it is part of it (its reference is written with the batch).
+        """
+        if due is None or len(due) == 0:
+            return None
+        labels = due.labels
+        self.stats["labels"] += len(labels)
+        fraud = np.asarray(labels.is_fraud, dtype=bool)
+        if not fraud.any():
+            return None
+        counts = np.concatenate([[0], np.cumsum(fraud)])
+        times = np.asarray(labels.label_time, dtype=np.int64)[fraud]
+        tx = intern(np.asarray(labels.tx_id, dtype=object)[fraud])
+        merchants, devices = self.store.find_tx_refs(tx, times)
+        unknown = np.flatnonzero(np.equal(merchants, None) & np.equal(devices, None))
+        if len(unknown):
+            rows = _rows_of(hash_strings(batch.tx_id), tx.row_hash[unknown])
+            inside = rows >= 0
+            merchants[unknown[inside]] = batch.merchant_id[rows[inside]]
+            devices[unknown[inside]] = batch.device_id[rows[inside]]
+        matched = np.not_equal(merchants, None) | np.not_equal(devices, None)
+        self.stats["labels_unmatched"] += int((~matched).sum())
+        self.stats["fraud_labels_applied"] += int(matched.sum())
+        return _LabelRefs(
+            times, tx.row_hash, counts[due.due], {"merchant": merchants, "device": devices}
+        )
 
     def apply_labels(self, labels: LabelBatch) -> None:
         """Fold released fraud labels into the merchant and device profiles (once each)."""
@@ -272,11 +333,12 @@ class FeatureStage:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _prepare(batch: TxBatch) -> _Prepared:
+def _prepare(batch: TxBatch, labels: _LabelRefs | None) -> _Prepared:
     n = len(batch)
     amount = np.asarray(batch.amount, dtype=np.float64)
     finite = np.where(np.isfinite(amount), amount, 0.0)
     ttype = np.zeros(n, dtype=np.int8)
+    entities, label_args = _intern_with_labels(batch, labels)
     types = intern(batch.type)
     if len(types):
         codes = np.array([K.TX_TYPE_CODES.get(t, 0) for t in types.ids.tolist()], dtype=np.int8)
@@ -291,9 +353,46 @@ def _prepare(batch: TxBatch) -> _Prepared:
         lat=np.asarray(batch.lat, dtype=np.float64),
         lon=np.asarray(batch.lon, dtype=np.float64),
         tx=intern(batch.tx_id),
-        entities={kind: intern(getattr(batch, f)) for kind, f in _ENTITY_FIELDS.items()},
+        entities=entities,
         country_h=hash_strings(batch.country),
+        labels=label_args,
     )
+
+
+def _intern_with_labels(
+    batch: TxBatch, labels: _LabelRefs | None
+) -> tuple[dict[str, Interned], dict[str, tuple[np.ndarray, ...]]]:
+    """Entities of the rows (and of the labels' transactions: read and written with them),
+    and each labelled kind's kernel argument (codes, times, tx hashes, due counts per row)."""
+    n = len(batch)
+    entities: dict[str, Interned] = {}
+    label_args: dict[str, tuple[np.ndarray, ...]] = {}
+    for kind, name in _ENTITY_FIELDS.items():
+        column = getattr(batch, name)
+        if labels is None or kind not in labels.ids:
+            entities[kind] = intern(column)
+            if kind in _LABELLED:
+                label_args[kind] = _no_labels(n)
+            continue
+        both = intern(np.concatenate([np.asarray(column, dtype=object), labels.ids[kind]]))
+        entities[kind] = replace(both, codes=both.codes[:n], row_hash=both.row_hash[:n])
+        label_args[kind] = (both.codes[n:], labels.times, labels.txh, labels.due)
+    return entities, label_args
+
+
+def _no_labels(n: int) -> tuple[np.ndarray, ...]:
+    empty = np.zeros(0, dtype=np.int64)
+    return (empty, empty, np.zeros(0, dtype=np.uint64), np.zeros(n, dtype=np.int64))
+
+
+def _rows_of(row_hashes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each hash in ``wanted``, a row of ``row_hashes`` holding it (-1 when none)."""
+    order = np.argsort(row_hashes, kind="stable")
+    ordered = row_hashes[order]
+    pos = np.minimum(np.searchsorted(ordered, wanted), max(len(ordered) - 1, 0))
+    if len(ordered) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    return np.where(ordered[pos] == wanted, order[pos], -1)
 
 
 def _run_kernels(prep: _Prepared, records: Mapping[str, np.ndarray]) -> _Result:
@@ -343,6 +442,7 @@ def _run_kernels(prep: _Prepared, records: Mapping[str, np.ndarray]) -> _Result:
         txh,
         h["customer"],
         h["card"],
+        prep.labels["device"],
         out["device"],
         dup["device"],
         touched["device"],
@@ -354,6 +454,7 @@ def _run_kernels(prep: _Prepared, records: Mapping[str, np.ndarray]) -> _Result:
         prep.amount,
         prep.cents,
         txh,
+        prep.labels["merchant"],
         out["merchant"],
         dup["merchant"],
         touched["merchant"],

@@ -1,8 +1,9 @@
 """The replay driver (`riskstream replay`): history in, the outputs of `run` out, fast.
 
 It feeds event-time ordered `TxBatch` chunks (`riskstream.replay.inputs`) to the same
-`Engine.score` as `run`, in large batches (labels still cut them where they become due, so the
-decisions equal `run`'s), and writes ``decisions.jsonl`` (hash-chained, see
+`Engine.score` as `run`, in large batches (labels do not cut them: the Engine's stages see
+each label from the row at which it is due, so the decisions equal `run`'s whatever the batch
+size), and writes ``decisions.jsonl`` (hash-chained, see
 `riskstream.replay.audit`), ``alerts.jsonl`` and the SMS task files (through the run's
 `RunAlerts`), ``dead_letters.jsonl`` and ``summary.json``. Decision lines are formatted by a
 numba kernel (`riskstream.replay._format`, byte-identical to `decision_lines`), chained and
@@ -245,46 +246,10 @@ def replay_history(
 
 
 def score_in_order(engine: Engine, batch: TxBatch) -> ScoreResult:
-    """`Engine.score` on ``batch`` cut where labels become due and where the model rotates its
-    snapshot, one call per part.
-
-    `Engine.score` cuts a batch where labels become due too, but it releases the labels of all
-    its parts before it scores the first one, so a label would reach the stages up to a batch
-    early; calling it once per part keeps every label invisible until its ``label_time``. A
-    model stage with snapshot rotations (``next_boundary()``, ``snapshot_every_ms``) scores
-    each row with its period's snapshot whatever the batch, but names every snapshot a batch
-    used; cutting at rotations gives each decision the one snapshot id it was scored with,
-    whatever the batch size. (Not needed once the Engine cuts at both points itself.)
-    """
-    n = len(batch)
-    next_boundary = getattr(engine.model, "next_boundary", None)
-    every = getattr(engine.model, "snapshot_every_ms", None)
-    if n == 0 or (engine.labels.pending == 0 and next_boundary is None):
-        return engine.score(batch)
-    watermarks = np.maximum.accumulate(batch.timestamp)
-    due = engine.labels.count_due(watermarks) if engine.labels.pending else None
-    label_cuts = np.flatnonzero(np.diff(due)) + 1 if due is not None else np.empty(0, np.int64)
-    decisions: list[DecisionBatch] = []
-    dead: list[DeadLetter] = []
-    start = 0
-    while start < n:
-        k = int(np.searchsorted(label_cuts, start, side="right"))
-        stop = int(label_cuts[k]) if k < len(label_cuts) else n
-        boundary = next_boundary() if next_boundary is not None else None
-        if (
-            next_boundary is not None
-            and every
-            and (boundary is None or boundary <= watermarks[start])
-        ):
-            boundary = (int(watermarks[start]) // every + 1) * every  # the first row rotates
-        if boundary is not None:
-            stop = min(stop, max(start + 1, int(np.searchsorted(watermarks, boundary, "left"))))
-        part = batch if (start, stop) == (0, n) else batch.take(slice(start, stop))
-        result = engine.score(part)
-        decisions.extend(result.decisions)
-        dead.extend(result.dead_letters)
-        start = stop
-    return ScoreResult(decisions, dead)
+    """`Engine.score` on ``batch``: it cuts the batch where the model rotates its snapshot and
+    hands each stage the labels due inside a part row by row, so one call does it all (kept as
+    the replay's one entry point into the Engine)."""
+    return engine.score(batch)
 
 
 def _count(db: DecisionBatch, summary: RunSummary) -> None:

@@ -73,7 +73,9 @@ def test_frame_has_every_catalog_name_with_its_type() -> None:
     frame = FeatureStage(CATALOG).compute(
         make_batch([{"tx_id": "t", "customer_id": "c", "amount": 1.0, "timestamp": T0}])
     )
-    assert list(frame) == list(CATALOG)
+    # every catalog name, plus tx_id first (the feedback learner keys its rows by it)
+    assert list(frame) == ["tx_id", *(name for name in CATALOG if name != "tx_id")]
+    assert frame["tx_id"].tolist() == ["t"]
     kinds = {FeatureType.NUMBER: "f", FeatureType.BOOL: "b", FeatureType.TIME: "i"}
     for name, spec in CATALOG.items():
         if spec.type is FeatureType.STRING:
@@ -125,7 +127,7 @@ def test_a_user_catalog_with_unknown_names_gets_missing_values() -> None:
     frame = FeatureStage(catalog).compute(
         make_batch([{"tx_id": "t", "customer_id": "c", "amount": 1.0, "timestamp": T0}])
     )
-    assert list(frame) == ["amount", "customer.tx_count_1h", "customer.future_feature"]
+    assert list(frame) == ["tx_id", "amount", "customer.tx_count_1h", "customer.future_feature"]
     assert frame["customer.future_feature"].tolist() == [False]
 
 

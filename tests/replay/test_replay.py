@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -90,30 +91,26 @@ def test_the_kernel_formats_exactly_like_decision_lines(seed: int) -> None:
 def test_a_label_is_never_visible_before_its_label_time(case: dict[str, Path]) -> None:
     labels, _ = read_labels(case["labels"])
     engine = Engine(load_config(case["config"]), labels=labels)
-    events: list[tuple[str, np.ndarray]] = []
-    apply, compute = engine.features.apply_labels, engine.features.compute
+    calls: list[tuple[np.ndarray, Any]] = []
+    compute = engine.features.compute
 
-    def spy_apply(batch):
-        events.append(("labels", np.asarray(batch.label_time)))
-        return apply(batch)
+    def spy_compute(batch, labels=None):
+        calls.append((np.asarray(batch.timestamp), labels))
+        return compute(batch, labels=labels)
 
-    def spy_compute(batch):
-        events.append(("tx", np.asarray(batch.timestamp)))
-        return compute(batch)
-
-    engine.features.apply_labels = spy_apply
     engine.features.compute = spy_compute
     replay_history(read_history(case["tx"], batch_size=64), case["tx"].parent / "o", engine)
     label_times = sorted(lb["label_time"] for lb in _label_rows(case))
-    released: list[int] = []
-    for kind, times in events:
-        if kind == "labels":
-            released.extend(times.tolist())
-            continue
-        # every label the rows of this batch can see was due at its first row (never early),
-        # and every label due by its last row was released before it (never late)
-        assert all(r <= times[0] for r in released)
-        assert len(released) == sum(t <= times.max() for t in label_times)
+    released: list[int] = []  # label times handed over with earlier batches
+    watermark = np.iinfo(np.int64).min
+    for ts, due in calls:
+        times = due.labels.label_time.tolist() if due is not None else []
+        for i, t in enumerate(ts.tolist()):
+            watermark = max(watermark, t)
+            visible = released + times[: int(due.due[i])] if due is not None else released
+            assert all(v <= watermark for v in visible)  # never early
+            assert len(visible) == sum(v <= watermark for v in label_times)  # never late
+        released.extend(times)
     assert len(released) == 5
 
 

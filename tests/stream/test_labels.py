@@ -9,7 +9,7 @@ import orjson
 from stream_helpers import make_transactions
 
 from riskstream.engine import Engine, LabelFeed
-from riskstream.features.stage import LabelBatch
+from riskstream.features.stage import DueLabels
 from riskstream.stream.decode import Decoder
 from riskstream.stream.labels import read_labels
 
@@ -36,22 +36,17 @@ def test_label_file_is_parsed_and_bad_lines_are_set_apart(tmp_path: Path) -> Non
 
 
 class _Timeline:
-    """Records, in order, each label release and each segment the feature stage scores."""
+    """Records each batch the feature stage computes, with the labels handed over with it."""
 
     def __init__(self, engine: Engine) -> None:
-        self.events: list[tuple[str, object]] = []
-        compute, apply_labels = engine.features.compute, engine.features.apply_labels
+        self.calls: list[tuple[np.ndarray, DueLabels | None]] = []
+        compute = engine.features.compute
 
-        def record_compute(batch):  # type: ignore[no-untyped-def]
-            self.events.append(("score", batch.timestamp.copy()))
-            return compute(batch)
-
-        def record_labels(labels: LabelBatch) -> None:
-            self.events.append(("labels", labels.label_time.copy()))
-            apply_labels(labels)
+        def record_compute(batch, labels=None):  # type: ignore[no-untyped-def]
+            self.calls.append((batch.timestamp.copy(), labels))
+            return compute(batch, labels=labels)
 
         engine.features.compute = record_compute  # type: ignore[method-assign]
-        engine.features.apply_labels = record_labels  # type: ignore[method-assign]
 
 
 def test_labels_are_released_exactly_when_their_time_comes() -> None:
@@ -71,14 +66,15 @@ def test_labels_are_released_exactly_when_their_time_comes() -> None:
     for start in range(0, 400, 64):  # every batch spans several label times
         batch, _ = decoder.decode(lines[start : start + 64])
         engine.score(batch)
-    visible: list[int] = []
-    segments = 0
-    for kind, values in timeline.events:
-        if kind == "labels":
-            visible.extend(values.tolist())  # type: ignore[union-attr]
-            continue
-        segments += 1
-        first_row_time = int(values[0])  # type: ignore[index]
-        assert all(t <= first_row_time for t in visible)  # never early
-        assert sorted(visible) == sorted(t for t in label_times if t <= first_row_time)  # on time
-    assert segments > 400 // 64 + 1  # batches really were cut at release points
+    released: list[int] = []  # handed over with earlier batches
+    watermark = np.iinfo(np.int64).min
+    for row_times, due in timeline.calls:
+        handed = due.labels.label_time.tolist() if due is not None else []
+        for i, t in enumerate(row_times.tolist()):
+            watermark = max(watermark, t)
+            visible = released + handed[: int(due.due[i])] if due is not None else released
+            assert all(v <= watermark for v in visible)  # never early
+            assert sorted(visible) == sorted(v for v in label_times if v <= watermark)  # on time
+        released.extend(handed)
+    assert len(released) == 60
+    assert len(timeline.calls) < 60  # labels did not cut the batches
