@@ -87,6 +87,11 @@ class EmittedStore(abc.ABC):
     def trim(self, topic: str, partition: int, below: int) -> None:
         """Forget the batches whose offsets are all below ``below`` (committed)."""
 
+    def trim_many(self, below: Mapping[tuple[str, int], int]) -> None:
+        """`trim` for several partitions at once (two round trips in Redis)."""
+        for (topic, partition), offset in below.items():
+            self.trim(topic, partition, offset)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -194,6 +199,29 @@ class RedisEmittedStore(EmittedStore):
             done = [f for f in self.client.hkeys(key) if _span(f)[1] < below]
             if done:
                 self.client.hdel(key, *done)
+        except redis.RedisError as exc:
+            raise StoreError(f"emitted-output store {self.url}: trim failed: {exc}") from exc
+
+    def trim_many(self, below: Mapping[tuple[str, int], int]) -> None:
+        if not below:
+            return
+        keys = [
+            (self._key(topic, partition), offset) for (topic, partition), offset in below.items()
+        ]
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for key, _ in keys:
+                pipe.hkeys(key)
+            fields = pipe.execute()
+            pipe = self.client.pipeline(transaction=False)
+            stale = 0
+            for (key, offset), names in zip(keys, fields, strict=True):
+                done = [f for f in names if _span(f)[1] < offset]
+                if done:
+                    pipe.hdel(key, *done)
+                    stale += 1
+            if stale:
+                pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"emitted-output store {self.url}: trim failed: {exc}") from exc
 

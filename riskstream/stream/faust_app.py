@@ -120,7 +120,7 @@ class WorkerRuntime:
         try:
             outputs = self.core.process(records, ingest_ns)
             await self._produce(outputs, ingest_ns)
-            self._observe_lag(records)
+            self._observe_lag({(r.topic, r.partition): r.offset + 1 for r in records})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the one handler at the stream boundary: crash loudly
@@ -160,21 +160,19 @@ class WorkerRuntime:
                 latency.observe(max(0.0, (now_ms - ms) / 1000.0))
             self.metrics.worker_latency.observe(worker_s)
 
-    def _observe_lag(self, records: Sequence[InRecord]) -> None:
+    def _observe_lag(self, next_offsets: Mapping[tuple[str, int], int]) -> None:
+        """Consumer lag per partition: its end minus the offset after the batch's last record."""
         if self.app is None:
             return
-        last: dict[tuple[str, int], int] = {}
-        for r in records:
-            last[(r.topic, r.partition)] = r.offset
         consumer = self.lag_source or self.app.consumer
-        for (topic, partition), offset in last.items():
+        for (topic, partition), offset in next_offsets.items():
             try:
                 high = consumer.highwater(TP(topic, partition))
             except Exception:
                 continue
             if high is not None:
                 self.metrics.lag.labels(topic=topic, partition=str(partition)).set(
-                    max(0, high - offset - 1)
+                    max(0, high - offset)
                 )
 
     def fail(self, exc: BaseException) -> None:
@@ -206,14 +204,15 @@ class DirectConsumer:
 
     Same checkpoint, pipelined by one batch: a batch is processed (profiles and stored outputs
     written) right after its fetch, with no await in between, and its delivery (produce, await
-    the acks, then commit its offsets, after the previous batch's commit, and trim the stored
-    outputs) starts at once as a task; the next batch is fetched and processed while it runs.
-    At most ``_DEPTH`` deliveries are in flight. When the group takes partitions away, the
-    rebalance listener waits for every delivery in flight (their commits go in before the
-    partitions move), so the next owner starts after the last batch processed here. A commit
-    refused all the same is logged and the consumer re-seeks to the committed offsets: the new
-    owner, or this worker, replays the batch, which the checkpoint makes harmless. Labels and
-    SMS replies stay with faust's agents.
+    the acks, then mark its offsets committable, after the previous batch's delivery) starts at
+    once as a task; the next batch is fetched and processed while it runs. At most ``_DEPTH``
+    deliveries are in flight. Committable offsets are committed (and the stored outputs below
+    them trimmed, one pipelined exchange) every ``commit_interval_s`` (by a delivery, or by
+    the loop when the stream is idle), and always before partitions move: the rebalance listener
+    waits for every delivery in flight and commits, so the next owner starts after the last
+    batch processed here. A commit refused all the same is logged and the consumer re-seeks to
+    the committed offsets: the new owner, or this worker, replays the batch, which the
+    checkpoint makes harmless. Labels and SMS replies stay with faust's agents.
     """
 
     _DEPTH = 2
@@ -225,12 +224,22 @@ class DirectConsumer:
         self.done = asyncio.Event()
         self._reseek = False
         self._inflight: list[asyncio.Future] = []  # deliveries, oldest first
+        self._consumer: Any = None
+        self._draining = 0
+        self._committable: dict[Any, int] = {}  # produced, not yet committed: tp -> next offset
+        self._committed_at = time.monotonic()
 
     async def drain(self) -> None:
         """Wait until every delivery in flight has produced and committed (or failed)."""
-        while self._inflight:
-            await _finish(self._inflight[0])
-            self._inflight = [t for t in self._inflight if not t.done()]
+        self._draining += 1
+        try:
+            while self._inflight:
+                await _finish(self._inflight[0])
+                self._inflight = [t for t in self._inflight if not t.done()]
+            if self._committable and self._consumer is not None:
+                await self._commit(self._consumer)
+        finally:
+            self._draining -= 1
 
     async def run(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -249,17 +258,20 @@ class DirectConsumer:
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
         )
         await consumer.start()
+        self._consumer = consumer
         consumer.subscribe([s.transactions], listener=_Rebalance(runtime, self))
         runtime.lag_source = consumer
         wait_ms = max(1, int(s.max_wait_ms))
         try:
             while not runtime.stopping:
+                self._inflight = [t for t in self._inflight if not t.done()]
                 while len(self._inflight) >= self._DEPTH:
                     await _finish(self._inflight[0])
                     self._inflight = [t for t in self._inflight if not t.done()]
                 if self._reseek:  # a commit was refused: start again from what is committed
                     await self.drain()
                     self._reseek = False
+                    self._committable.clear()
                     assigned = consumer.assignment()
                     try:
                         committed = await consumer.seek_to_committed(*assigned) if assigned else {}
@@ -270,6 +282,9 @@ class DirectConsumer:
                         self._reseek = True
                     continue
                 fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=s.batch_size)
+                idle = not fetched and not self._inflight
+                if idle and self._committable and self._commit_due():
+                    await self._commit(consumer)  # what was produced is committed in time
                 if not fetched or self._reseek:
                     continue
                 # from here to the delivery task: no await, so no rebalance in between
@@ -287,7 +302,7 @@ class DirectConsumer:
                 previous = self._inflight[-1] if self._inflight else None
                 self._inflight.append(
                     asyncio.ensure_future(
-                        self._deliver(consumer, records, outputs, commit, ingest_ns, previous)
+                        self._deliver(consumer, outputs, commit, ingest_ns, previous)
                     )
                 )
         finally:
@@ -298,22 +313,20 @@ class DirectConsumer:
     async def _deliver(
         self,
         consumer: Any,
-        records: Sequence[InRecord],
         outputs: Outputs,
         commit: Mapping[Any, int],
         ingest_ns: int,
         previous: asyncio.Future | None,
     ) -> None:
-        """Produce a processed batch, await the acks, then commit its offsets and trim.
+        """Produce a processed batch and await the acks; then its offsets may be committed.
 
-        Commits go in batch order: this batch's waits for the previous batch's delivery.
+        Deliveries finish in batch order (each waits for the one before it); one commits what
+        is committable when the last commit is ``commit_interval_s`` old, or while draining.
         """
-        from aiokafka.errors import CommitFailedError, IllegalStateError
-
         runtime = self.runtime
         try:
             await runtime._produce(outputs, ingest_ns)
-            runtime._observe_lag(records)
+            runtime._observe_lag({(tp.topic, tp.partition): o for tp, o in commit.items()})
             if previous is not None:
                 await asyncio.shield(previous)
         except asyncio.CancelledError:
@@ -322,20 +335,32 @@ class DirectConsumer:
             runtime.fail(exc)
         if self._reseek:  # an earlier commit was refused: these offsets are replayed too
             return
+        self._committable.update(commit)
+        if self._draining or self._commit_due():
+            await self._commit(consumer)
+
+    def _commit_due(self) -> bool:
+        return time.monotonic() - self._committed_at >= self.settings.commit_interval_s
+
+    async def _commit(self, consumer: Any) -> None:
+        """Commit the committable offsets, then trim the stored outputs below them."""
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        offsets, self._committable = self._committable, {}
+        self._committed_at = time.monotonic()
         try:
-            await consumer.commit(dict(commit))
+            await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # Never go on from the fetch position after this: records fetched before the
             # rebalance would be processed and committed past this batch, and the stored
             # outputs it still needs for its replay would be trimmed.
-            log.warning("commit refused (rebalance); the batch will be replayed: %r", exc)
+            log.warning("commit refused (rebalance); the batches will be replayed: %r", exc)
             self._reseek = True
             return
-        for tp, offset in commit.items():
-            try:
-                runtime.core.trim(tp.topic, tp.partition, offset)
-            except Exception as exc:
-                log.warning("trimming stored outputs failed: %r", exc)
+        try:
+            self.runtime.core.trim_many({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+        except Exception as exc:
+            log.warning("trimming stored outputs failed: %r", exc)
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -95,7 +95,7 @@ class WorkerSettings:
     sms_replies: str = "sms-replies"
     partitions: int = 8
     replication: int = 1
-    batch_size: int = 2000
+    batch_size: int = 500
     max_wait_ms: float = 5.0
     consumer: str = "direct"
     commit_interval_s: float = 1.0
@@ -465,6 +465,10 @@ class WorkerCore:
     def trim(self, topic: str, partition: int, committed: int) -> None:
         """Offsets below ``committed`` are committed: their stored outputs are not needed."""
         self.emitted.trim(topic, partition, committed)
+
+    def trim_many(self, committed: Mapping[tuple[str, int], int]) -> None:
+        """`trim` for several partitions (one pipelined exchange)."""
+        self.emitted.trim_many(committed)
 
     # -- labels and SMS replies -----------------------------------------------------------------
 
