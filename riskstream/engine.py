@@ -6,17 +6,18 @@ policy. It never reads the wall clock for a decision (only for the latency figur
 same input, rule set and model snapshot give the same decisions, bit for bit, whatever the
 micro-batch sizes were.
 
-Labels do not cut batches: the feature stage receives the labels that become due during a
-batch with, for every row, how many of them are due by then (its kernels fold each one in
-just before the first row that may see it); the model receives the labels due at the start of
-a segment before scoring it and the others after, which is all its learner needs, since the
-learner changes only when the model rotates its snapshot, and a batch is cut there.
+Labels do not cut batches: the feature stage and the model receive the labels that become
+due during a batch with, for every row, how many of them are due by then; the feature kernels
+fold each one in just before the first row that may see it, and the model hands them to its
+learner before each snapshot rotation inside the batch (the only time the learner changes).
+Every stage runs once per batch; a batch whose rows used two model snapshots comes back as
+two `DecisionBatch` parts, one per snapshot id.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,9 @@ class DecisionBatch:
 
     ``explanations`` maps a row to its explanation (``rule_hits``, ``shadow_hits``, ``tags``,
     ``notifications``, ``features``: the values the hit rules read); rows without any hit are
-    absent, which keeps the common case free of per-row Python objects.
+    absent, which keeps the common case free of per-row Python objects. ``replayed`` marks
+    the rows whose transaction the customer's profile had already applied (processed again
+    after a crash: nothing was counted twice; a worker re-emits their stored decision).
     """
 
     batch: TxBatch
@@ -52,9 +55,29 @@ class DecisionBatch:
     model_snapshot: str
     engine_version: str = __version__
     latency_us: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    replayed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.batch)
+
+    def part(self, start: int, stop: int, model_snapshot: str) -> DecisionBatch:
+        """Rows ``start`` .. ``stop`` - 1 (views), scored with ``model_snapshot``."""
+        rows = slice(start, stop)
+        return DecisionBatch(
+            batch=self.batch.take(rows),
+            decision=self.decision[rows],
+            score=self.score[rows],
+            model_score=self.model_score[rows],
+            fraud_probability=self.fraud_probability[rows],
+            explanations={
+                row - start: why for row, why in self.explanations.items() if start <= row < stop
+            },
+            ruleset_hash=self.ruleset_hash,
+            model_snapshot=model_snapshot,
+            engine_version=self.engine_version,
+            latency_us=self.latency_us[rows] if len(self.latency_us) else self.latency_us,
+            replayed=self.replayed[rows] if len(self.replayed) else self.replayed,
+        )
 
 
 @dataclass
@@ -156,12 +179,40 @@ class Engine:
         return True
 
     def score(self, batch: TxBatch) -> ScoreResult:
-        """Score a batch of valid transactions; duplicates of earlier tx ids become dead letters."""
+        """Score a batch of valid transactions; duplicates of earlier tx ids become dead letters.
+
+        One pass of every stage over the whole batch; the decisions come back as one
+        `DecisionBatch` per model snapshot used (a rotation inside the batch splits it).
+        """
         batch, dead = self._drop_duplicates(batch)
-        decisions = [
-            self._score_segment(part, watermarks) for part, watermarks in self._segments(batch)
-        ]
-        return ScoreResult(decisions, dead)
+        if len(batch) == 0:
+            return ScoreResult([], dead)
+        watermarks = np.maximum.accumulate(np.maximum(batch.timestamp, self._watermark))
+        self._watermark = int(watermarks[-1])
+        labels = self._due_labels(watermarks)
+        frame = self.features.compute(batch, labels=labels)
+        scores = self.model.score(frame, labels=labels)
+        self.model.learn(frame)
+        result = self.rules.evaluate(frame, len(batch))
+        decided = self.policy.decide(self.rules, result, frame, scores.risk)
+        whole = DecisionBatch(
+            batch=batch,
+            decision=decided.decisions,
+            score=decided.score,
+            model_score=scores.anomaly,
+            fraud_probability=scores.fraud_probability,
+            explanations=dict(decided.explanations()),
+            ruleset_hash=self.rules.hash,
+            model_snapshot=self.model.snapshot_id,
+            replayed=np.asarray(self.features.last_replayed, dtype=bool),
+        )
+        runs = scores.snapshots or ((0, self.model.snapshot_id),)
+        if len(runs) == 1:
+            whole.model_snapshot = runs[0][1]
+            return ScoreResult([whole], dead)
+        bounds = [start for start, _ in runs] + [len(batch)]
+        parts = [whole.part(bounds[k], bounds[k + 1], sid) for k, (_, sid) in enumerate(runs)]
+        return ScoreResult(parts, dead)
 
     def _drop_duplicates(self, batch: TxBatch) -> tuple[TxBatch, list[DeadLetter]]:
         seen = self._seen_tx_ids
@@ -185,32 +236,8 @@ class Engine:
         ]
         return batch.take(~duplicate), dead
 
-    def _segments(self, batch: TxBatch) -> Iterator[tuple[TxBatch, np.ndarray]]:
-        """Cut the batch where the model rotates its snapshot; with each part, its watermarks.
-
-        Each part is scored with one model snapshot, so neither a decision nor its snapshot id
-        depends on the batching. A generator on purpose: the next cut is asked of the model
-        only once the part before it is done.
-        """
-        n = len(batch)
-        if n == 0:
-            return
-        watermarks = np.maximum.accumulate(np.maximum(batch.timestamp, self._watermark))
-        self._watermark = int(watermarks[-1])
-        next_boundary = getattr(self.model, "next_boundary", None)
-        start = 0
-        while start < n:
-            stop = n
-            boundary = next_boundary(int(watermarks[start])) if next_boundary else None
-            if boundary is not None:
-                cut = int(np.searchsorted(watermarks, boundary, side="left"))
-                stop = min(stop, max(start + 1, cut))
-            part = batch if (start, stop) == (0, n) else batch.take(slice(start, stop))
-            yield part, watermarks[start:stop]
-            start = stop
-
     def _due_labels(self, watermarks: np.ndarray) -> DueLabels | None:
-        """The labels due by the end of a segment, and how many of them each row may see."""
+        """The labels due by the end of a batch, and how many of them each row may see."""
         if self.labels.pending == 0:
             return None
         released = self.labels.release(int(watermarks[-1]))
@@ -218,33 +245,6 @@ class Engine:
             return None
         due = np.searchsorted(released.label_time, watermarks, side="right")
         return DueLabels(released, due)
-
-    def _score_segment(self, batch: TxBatch, watermarks: np.ndarray) -> DecisionBatch:
-        labels = self._due_labels(watermarks)
-        if labels is not None:  # the model's share of them: those due before its first row
-            self.model.apply_labels(_label_slice(labels.labels, 0, int(labels.due[0])))
-        frame = self.features.compute(batch, labels=labels)
-        scores = self.model.score(frame)
-        self.model.learn(frame)
-        if labels is not None:
-            self.model.apply_labels(_label_slice(labels.labels, int(labels.due[0]), len(labels)))
-        result = self.rules.evaluate(frame, len(batch))
-        decided = self.policy.decide(self.rules, result, frame, scores.risk)
-        return DecisionBatch(
-            batch=batch,
-            decision=decided.decisions,
-            score=decided.score,
-            model_score=scores.anomaly,
-            fraud_probability=scores.fraud_probability,
-            explanations=dict(decided.explanations()),
-            ruleset_hash=self.rules.hash,
-            model_snapshot=self.model.snapshot_id,
-        )
-
-
-def _label_slice(labels: LabelBatch, start: int, stop: int) -> LabelBatch:
-    part = slice(start, stop)
-    return LabelBatch(labels.tx_id[part], labels.is_fraud[part], labels.label_time[part])
 
 
 def monotonic_us() -> int:

@@ -32,7 +32,7 @@ class HeuristicScore:
 
     snapshot_id = "heuristic-v1"
 
-    def score(self, frame: Mapping[str, np.ndarray]) -> ModelScores:
+    def score(self, frame: Mapping[str, np.ndarray], labels: object = None) -> ModelScores:
         z = np.nan_to_num(frame["customer.amount_zscore"], nan=-10.0)
         velocity = np.nan_to_num(frame["customer.tx_count_1h"], nan=0.0)
         s_amount = 1.0 / (1.0 + np.exp(-1.5 * (z - 3.0)))

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from riskstream.errors import ModelError
-from riskstream.features.stage import LabelBatch
+from riskstream.features.stage import DueLabels, LabelBatch
 from riskstream.models.anomaly import AnomalyScorer, FrozenAnomaly
 from riskstream.models.encoding import FrameEncoder
 from riskstream.models.feedback import FeedbackLearner, FrozenFeedback
@@ -165,6 +165,8 @@ class OnlineModelStage:
         self._last_boundary: int | None = None
         self._next_boundary: int | None = None
         self._pending: _Pending | None = None
+        self._labels: DueLabels | None = None  # due while the current frame is scored
+        self._labels_applied = 0
         self._warned_tx_id = False
         self.rotations = 0
         self._anomaly_id = self._save(_ANOMALY_KIND, self._anomaly_state())
@@ -235,10 +237,22 @@ class OnlineModelStage:
 
     # ------------------------------------------------------------------ the Engine's calls
 
-    def score(self, frame: Mapping[str, np.ndarray]) -> ModelScores:
-        """Score a frame with the frozen snapshot(s) of its rows' periods."""
+    def score(
+        self, frame: Mapping[str, np.ndarray], labels: DueLabels | None = None
+    ) -> ModelScores:
+        """Score a frame with the frozen snapshot(s) of its rows' periods.
+
+        ``labels`` (due while the frame's rows are scored) reach the learner in time for every
+        rotation inside the frame (those due at the rotating row, before it refits) and the
+        rest once the frame is learnt; `ModelScores.snapshots` names the snapshot of each run
+        of rows.
+        """
+        self._flush_labels()
+        self._labels = labels
         scores, pending = self._run(frame, learn_all=False)
         self._pending = pending
+        if pending is None:
+            self._flush_labels()
         return scores
 
     def learn(self, frame: Mapping[str, np.ndarray]) -> None:
@@ -246,8 +260,22 @@ class OnlineModelStage:
         pending, self._pending = self._pending, None
         if pending is not None and pending.frame is frame:
             self._learn_rows(frame, pending.start, len(pending.raw) + pending.start, pending)
+        else:
+            self._run(frame, learn_all=True)
+        self._flush_labels()
+
+    def _labels_until(self, due: int) -> None:
+        """Hand the learner the frame's labels up to the ``due``-th (label-time order)."""
+        if self._labels is None:
             return
-        self._run(frame, learn_all=True)
+        if due > self._labels_applied:
+            self.apply_labels(_label_slice(self._labels.labels, self._labels_applied, due))
+            self._labels_applied = due
+
+    def _flush_labels(self) -> None:
+        if self._labels is not None:
+            self._labels_until(len(self._labels))
+        self._labels, self._labels_applied = None, 0
 
     def apply_labels(self, labels: LabelBatch) -> None:
         """Released labels (``label_time`` <= watermark) go to the learner's row store."""
@@ -273,7 +301,7 @@ class OnlineModelStage:
             self._next_boundary = self._last_boundary + every
         Xa_all = self.anomaly_encoder.encode(frame)
         Xl_all = self.learner_encoder.encode(frame) if self.learner_encoder else None
-        used: list[str] = []
+        runs: list[tuple[int, str]] = []
         start = 0
         while True:
             stop = int(np.searchsorted(watermarks, self._next_boundary, side="left"))
@@ -294,19 +322,29 @@ class OnlineModelStage:
                 else:
                     p, n_pos = np.full(stop - start, np.nan), 0
                 risk[start:stop] = combine_risk(rank, p, n_pos, self.tail, self.trust)
-                used.append(self._current_id)
+                runs.append((start, self._current_id))
                 if stop == n and not learn_all:
-                    self._watermark = int(watermarks[-1])
-                    self.snapshot_id = ",".join(dict.fromkeys(used))
-                    return ModelScores(anomaly, fraud, risk), part
+                    return self._scored(anomaly, fraud, risk, runs, watermarks), part
                 self._learn_rows(frame, start, stop, part)
             if stop == n:
                 break
+            if self._labels is not None:  # the labels due at the rotating row, before it
+                self._labels_until(int(self._labels.due[stop]))
             self._rotate(int(watermarks[stop]))
             start = stop
+        return self._scored(anomaly, fraud, risk, runs, watermarks), None
+
+    def _scored(
+        self,
+        anomaly: np.ndarray,
+        fraud: np.ndarray,
+        risk: np.ndarray,
+        runs: list[tuple[int, str]],
+        watermarks: np.ndarray,
+    ) -> ModelScores:
         self._watermark = int(watermarks[-1])
-        self.snapshot_id = ",".join(dict.fromkeys(used))
-        return ModelScores(anomaly, fraud, risk), None
+        self.snapshot_id = ",".join(dict.fromkeys(sid for _, sid in runs))
+        return ModelScores(anomaly, fraud, risk, tuple(runs))
 
     def _learn_rows(
         self, frame: Mapping[str, np.ndarray], start: int, stop: int, part: _Pending
@@ -344,6 +382,11 @@ class OnlineModelStage:
         if self.learner is not None:
             self._feedback_id = self._save(_FEEDBACK_KIND, self._feedback_state())
         self._current_id = self.snapshot_id = self._compose_id()
+
+
+def _label_slice(labels: LabelBatch, start: int, stop: int) -> LabelBatch:
+    part = slice(start, stop)
+    return LabelBatch(labels.tx_id[part], labels.is_fraud[part], labels.label_time[part])
 
 
 def _timestamps(frame: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -404,7 +447,10 @@ class FrozenModel:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"invalid model snapshot: {exc!r}") from exc
 
-    def score(self, frame: Mapping[str, np.ndarray]) -> ModelScores:
+    def score(
+        self, frame: Mapping[str, np.ndarray], labels: DueLabels | None = None
+    ) -> ModelScores:
+        """Scores with the loaded snapshot (``labels`` are ignored: it never learns)."""
         raw, rank = self.anomaly.score(self.anomaly_encoder.encode(frame))
         if self.learner is None or self.learner_encoder is None:
             p = np.full(len(raw), np.nan)

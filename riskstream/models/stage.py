@@ -15,7 +15,7 @@ import numpy as np
 
 from riskstream.errors import ConfigError
 from riskstream.features.catalog import FeatureCatalog
-from riskstream.features.stage import LabelBatch
+from riskstream.features.stage import DueLabels, LabelBatch
 
 __all__ = ["MODEL_KINDS", "ModelScores", "ModelStage", "build_model_stage"]
 
@@ -26,18 +26,23 @@ class ModelScores:
 
     ``anomaly`` is the unsupervised score (recorded as ``model_score``), ``fraud_probability``
     the supervised learner's output (NaN before it has learnt anything), ``risk`` their
-    combination in [0, 1] that the decision policy uses.
+    combination in [0, 1] that the decision policy uses. ``snapshots`` lists, when the rows
+    were scored with more than the stage's current ``snapshot_id`` (a rotation inside the
+    batch), each run of rows as (first row, snapshot id); empty means one snapshot.
     """
 
     anomaly: np.ndarray
     fraud_probability: np.ndarray
     risk: np.ndarray
+    snapshots: tuple[tuple[int, str], ...] = ()
 
 
 class ModelStage(Protocol):
     snapshot_id: str
 
-    def score(self, frame: Mapping[str, np.ndarray]) -> ModelScores: ...
+    def score(
+        self, frame: Mapping[str, np.ndarray], labels: DueLabels | None = None
+    ) -> ModelScores: ...
 
     def learn(self, frame: Mapping[str, np.ndarray]) -> None: ...
 

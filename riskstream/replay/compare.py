@@ -30,7 +30,7 @@ class TeePolicy:
     """A decision policy that also decides ``other`` (the old rule set) on the same frame.
 
     The old decisions of each `decide` call are kept in ``pending``, in call order (one per
-    decided segment), until the driver takes them.
+    `Engine.score` call), until the driver takes them.
     """
 
     def __init__(self, policy: DecisionPolicy, other: RuleSet) -> None:
@@ -81,9 +81,10 @@ class Comparison:
         self._new: list[np.ndarray] = []
         self._samples: dict[tuple[int, int], list[dict[str, Any]]] = {}
 
-    def add(self, db: DecisionBatch, old: Decided) -> None:
+    def add(self, db: DecisionBatch, old: Decided, offset: int = 0) -> None:
+        """Compare ``db`` with rows ``offset`` .. of ``old`` (the same transactions)."""
         new_codes = db.decision.astype(np.int64)
-        old_codes = old.decisions.astype(np.int64)
+        old_codes = old.decisions[offset : offset + len(db)].astype(np.int64)
         k = len(DECISION_NAMES)
         self.transitions += np.bincount(old_codes * k + new_codes, minlength=k * k).reshape(k, k)
         batch = db.batch
@@ -105,9 +106,9 @@ class Comparison:
                         "currency": batch.currency[i],
                         "old": DECISION_NAMES[key[0]],
                         "new": DECISION_NAMES[key[1]],
-                        "old_rule_hits": old.rule_hits(i),
+                        "old_rule_hits": old.rule_hits(offset + i),
                         "new_rule_hits": list(why.get("rule_hits", [])),
-                        "old_score": round(float(old.score[i]), 6),
+                        "old_score": round(float(old.score[offset + i]), 6),
                         "new_score": round(float(db.score[i]), 6),
                     }
                 )

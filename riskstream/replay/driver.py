@@ -202,8 +202,9 @@ def replay_history(
                 result = score_in_order(engine, batch)
                 t2 = time.perf_counter()
                 stages["engine"] += t2 - t1
-                old = tee.take() if tee is not None else []
-                for k, db in enumerate(result.decisions):
+                old = tee.take() if tee is not None else []  # one per Engine.score call
+                row = 0
+                for db in result.decisions:
                     db.latency_us = np.full(
                         len(db), (time.monotonic_ns() - batch.ingest_ns) // 1000, np.int64
                     )
@@ -212,7 +213,8 @@ def replay_history(
                     for collect in collectors:
                         collect(db)
                     if comparison is not None:
-                        comparison.add(db, old[k])
+                        comparison.add(db, old[0], row)
+                    row += len(db)
                 dead = _with_rows(result.dead_letters, batch)
                 dead.extend(history.dead[written_dead:])
                 written_dead = len(history.dead)

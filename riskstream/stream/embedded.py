@@ -26,9 +26,10 @@ from riskstream.batch import DeadLetter
 from riskstream.decisions import DECISION_NAMES
 from riskstream.engine import DecisionBatch, Engine
 from riskstream.errors import InputError
+from riskstream.replay._format import format_decisions, scratch_size
 from riskstream.replay.audit import ChainedWriter, sidecar_path
 from riskstream.stream.decode import Decoder
-from riskstream.stream.records import dead_letter_lines, decision_lines
+from riskstream.stream.records import dead_letter_lines
 from riskstream.stream.sources import LineBatch, read_line_batches
 
 __all__ = ["RunSummary", "run_embedded"]
@@ -87,6 +88,7 @@ class _Outputs:
     """The files of a run; decisions can go to stdout instead (``out == "-"``)."""
 
     def __init__(self, stack: ExitStack, out: str) -> None:
+        self._scratch = np.empty(0, dtype=np.uint8)  # reused by the formatter
         self.to_stdout = out == "-"
         if self.to_stdout:
             self.decisions = ChainedWriter(sys.stdout.buffer)  # hash chain: replay/audit.py
@@ -105,6 +107,12 @@ class _Outputs:
         decisions, self.dead = opened
         self.decisions = ChainedWriter(decisions, sidecar=sidecar_path(decisions.name))
         stack.callback(self.decisions.close, False)  # head into the sidecar, before the close
+
+    def write_decisions(self, db: DecisionBatch) -> None:
+        """Format (numba kernel, the bytes of `decision_lines`), chain and write a batch."""
+        if len(self._scratch) < scratch_size(db):
+            self._scratch = np.empty(scratch_size(db), dtype=np.uint8)
+        self.decisions.write_block(*format_decisions(db, self._scratch))
 
     def flush(self) -> None:
         if self.to_stdout:
@@ -161,7 +169,7 @@ def _process(
     dead.extend(_with_raw(result.dead_letters, lines))
     for db in result.decisions:
         _stamp_latency(db)
-        outputs.decisions.write_lines(decision_lines(db))
+        outputs.write_decisions(db)
         _count(db, summary)
         alerted, tasks = alerts.on_decisions(db)
         summary.alerts += alerted

@@ -205,22 +205,6 @@ class StreamLabelFeed:
         return out
 
 
-class _ReplayTap:
-    """Wraps the Engine's feature stage to keep ``last_replayed`` of every `compute` call."""
-
-    def __init__(self, stage: Any) -> None:
-        self._stage = stage
-        self.masks: list[np.ndarray] = []
-
-    def compute(self, batch: TxBatch, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
-        frame = self._stage.compute(batch, *args, **kwargs)  # e.g. the labels due in the batch
-        self.masks.append(np.asarray(self._stage.last_replayed, dtype=bool).copy())
-        return frame
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stage, name)
-
-
 class WorkerEngine(Engine):
     """The Engine as the worker runs it: duplicates are the profile watermarks' business.
 
@@ -233,7 +217,6 @@ class WorkerEngine(Engine):
 
     def __init__(self, config: Mapping[str, Any], labels: Any = None) -> None:
         super().__init__(worker_features(config), labels=labels)
-        self.features = _ReplayTap(self.features)
 
     def _drop_duplicates(self, batch: TxBatch) -> tuple[TxBatch, list[DeadLetter]]:
         return batch, []
@@ -330,15 +313,13 @@ class WorkerCore:
             [r.value for r in records], np.arange(len(records)), ingest_ns
         )
         t1 = time.perf_counter()
-        tap: _ReplayTap = self.engine.features  # type: ignore[assignment]
-        tap.masks.clear()
         result = self.engine.score(batch)
         t2 = time.perf_counter()
         m.stage.labels(stage="decode").observe(t1 - t0)
         m.stage.labels(stage="score").observe(t2 - t1)
         fresh: dict[tuple[str, int], dict[int, bytes]] = {}
-        for db, replayed in zip(result.decisions, tap.masks, strict=True):
-            self._decisions(db, replayed, records, out, fresh)
+        for db in result.decisions:
+            self._decisions(db, db.replayed, records, out, fresh)
         dead.extend(result.dead_letters)
         for letter in dead:
             self._dead_letter(letter, records[letter.offset], out)
