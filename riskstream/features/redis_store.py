@@ -29,7 +29,8 @@ Two ways of sharing (``concurrency``):
 
 A single writer may also keep a `RecordCache` of what it read or wrote (default on; only
 cache misses are read) and write behind (off by default: a batch's write is acknowledged
-before the next read, so it overlaps with the caller's work; see `RedisStore`).
+only when the next batch needs Redis, so it overlaps with the caller's work; see
+`RedisStore`).
 
 Commands are packed by numba straight from the batch's UTF-8 buffers and record bytes (no
 per-key Python objects on the write path); replies are parsed by hiredis.
@@ -401,10 +402,12 @@ class RedisStore(ProfileStore):
         it off). Writes always go to Redis; any failure empties the cache.
     write_behind
         Single writer only: send a batch's write and return without waiting for the reply,
-        which is read before the next batch's read (Redis executes a connection's commands in
-        order, so that read sees the write). The write then overlaps with what the caller
-        does between batches; a failed write surfaces as `StoreError` at the next
-        `read`/`flush`. Callers that commit input offsets must call `flush` first.
+        which is read only when needed: by the next batch's read, sent behind the write
+        (Redis executes a connection's commands in order, so that read sees the write), or,
+        when every record of the next batch is cached, just before the next write is sent.
+        Redis then executes the write while the caller builds the frame, prepares and
+        computes the next batch; a failed write surfaces as `StoreError` at the next
+        `read`/`write`/`flush`. Callers that commit input offsets must call `flush` first.
     """
 
     def __init__(
@@ -632,7 +635,6 @@ class RedisStore(ProfileStore):
     # -- read ---------------------------------------------------------------------------------
 
     def read(self, requests: Mapping[str, Interned]) -> ReadSession:
-        self._settle()
         for attempt in range(3):
             try:
                 return self._read(requests)
@@ -702,7 +704,7 @@ class RedisStore(ProfileStore):
                 chunks += [_header(b"WATCH", n), blob]
             chunks += [_header(b"MGET", n), blob]
             payloads[int(self._conn_of_unit[unit])] = (chunks, count + 1 + self.optimistic)
-        replies = self._exchange(payloads, "read") if payloads else {}
+        replies = self._read_exchange(payloads) if payloads else {}
         cursor = {conn: 0 for conn in replies}
         values = {kind: np.full(len(idx), None, dtype=object) for kind, idx in wanted.items()}
         position = {kind: np.empty(len(requests[kind].ids), dtype=np.int64) for kind in keys}
@@ -734,6 +736,25 @@ class RedisStore(ProfileStore):
         watched = list(groups) if self.optimistic else []
         return ReadSession(requests, records, _Token(keys, groups, watched))
 
+    def _read_exchange(
+        self, payloads: Mapping[int, tuple[list[bytes], int]]
+    ) -> dict[int, list[object]]:
+        """Send the reads, then collect a write-behind write's replies, then the reads'.
+
+        Redis runs a connection's commands in order, so a read sent behind a write sees it; the
+        read needs no wait of its own for the write. (With every record cached there is no
+        read, and the write is collected before the next write is sent, see `write`.)
+        """
+        if self._pending is None:
+            return self._exchange(payloads, "read")
+        self._send(payloads, "read")
+        try:
+            self._settle()
+        except BaseException:
+            self._drop_connections()  # the reads' replies are still on the wire
+            raise
+        return self._receive({conn: count for conn, (_, count) in payloads.items()}, "read")
+
     # -- write --------------------------------------------------------------------------------
 
     def write(
@@ -742,6 +763,7 @@ class RedisStore(ProfileStore):
         changed: Mapping[str, np.ndarray],
         tx_refs: TxRefs | None = None,
     ) -> None:
+        self._settle()  # write-behind: the previous write is acknowledged before the next
         token: _Token = session.token  # type: ignore[assignment]
         keys = token.keys
         per_unit: dict[int, list[bytes]] = {}
