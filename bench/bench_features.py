@@ -17,6 +17,10 @@ transaction already applied).
 
     .venv/bin/python bench/bench_features.py            # starts its own redis-server(s)
     .venv/bin/python bench/bench_features.py --redis redis://127.0.0.1:6379/0 --no-cluster
+    .venv/bin/python bench/bench_features.py --baseline 444ff2d  # and the store of that commit
+
+Server time per command comes from ``INFO commandstats`` (time inside commands; parsing and
+socket I/O are in the server's CPU time only).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import argparse
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -96,6 +100,7 @@ class Pass:
     kernels: float
     server_cpu: float = 0.0
     round_trips: int = 0
+    commands: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> calls, usec
 
 
 def run_pass(stage: FeatureStage, batches: list[TxBatch], server: RedisStore | None) -> Pass:
@@ -113,6 +118,7 @@ def run_pass(stage: FeatureStage, batches: list[TxBatch], server: RedisStore | N
 
     stage_module._run_kernels = timed
     server_before = _server_cpu(server)
+    commands_before = _commandstats(server)
     trips = stage.store.stats.round_trips
     wall, cpu = time.perf_counter(), time.process_time()
     try:
@@ -127,6 +133,13 @@ def run_pass(stage: FeatureStage, batches: list[TxBatch], server: RedisStore | N
         kernels=kernel_time,
         server_cpu=_server_cpu(server) - server_before,
         round_trips=stage.store.stats.round_trips - trips,
+        commands={
+            name: (
+                calls - commands_before.get(name, (0, 0))[0],
+                usec - commands_before.get(name, (0, 0))[1],
+            )
+            for name, (calls, usec) in _commandstats(server).items()
+        },
     )
 
 
@@ -144,6 +157,23 @@ def _server_cpu(store: RedisStore | None) -> float:
     return total
 
 
+def _commandstats(store: RedisStore | None) -> dict[str, tuple[int, int]]:
+    """Calls and microseconds per command, summed over the store's servers (INFO
+    commandstats: time inside the command, not parsing or I/O; EXEC's includes its commands)."""
+    if store is None:
+        return {}
+    import redis
+
+    total: dict[str, tuple[int, int]] = {}
+    for host, port in {(c.host, c.port) for c in store._conns}:
+        client = redis.Redis(host=host, port=port)
+        for name, stat in client.info("commandstats").items():
+            calls, usec = total.get(name, (0, 0))
+            total[name] = (calls + int(stat["calls"]), usec + int(stat["usec"]))
+        client.close()
+    return {name.removeprefix("cmdstat_"): value for name, value in total.items()}
+
+
 def best_of(passes: list[Pass]) -> Pass:
     return min(passes, key=lambda p: p.wall)
 
@@ -157,24 +187,73 @@ def bench_store(
     """Steady state: a fresh store per repeat is filled with the first half of the batches
     (untimed), then the second half is timed; then a quarter of the second half is replayed.
     Returns (best timed pass, best replay pass, the last store)."""
+    return bench_stores({label: make_store}, batches, repeats)[label]
+
+
+def bench_stores(
+    makers: dict,  # label -> store factory
+    batches: list[TxBatch],
+    repeats: int,
+    probe=None,  # type: ignore[no-untyped-def]
+) -> dict[str, tuple[Pass, Pass, object]]:
+    """`bench_store` for several stores, taking turns within each repeat, so that a busy
+    machine slows them alike and their figures can be compared side by side. With ``probe``,
+    the third item is ``probe(store)`` of the last repeat (taken before the store is emptied
+    for the next one), else the last store."""
     catalog = FeatureCatalog.default()
     half = len(batches) // 2
-    firsts, replays = [], []
-    store = None
+    firsts: dict[str, list[Pass]] = {label: [] for label in makers}
+    replays: dict[str, list[Pass]] = {label: [] for label in makers}
+    stores: dict[str, object] = {}
+    probes: dict[str, object] = {}
     for _ in range(repeats):
-        if store is not None:
-            _cleanup(store)
-        store = make_store()
-        stage = FeatureStage(catalog, store)
-        redis_store = store if isinstance(store, RedisStore) else None
-        run_pass(stage, batches[:half], redis_store)
-        firsts.append(run_pass(stage, batches[half:], redis_store))
-        replays.append(run_pass(stage, batches[half : half + max(half // 4, 1)], redis_store))
-    return best_of(firsts), best_of(replays), store
+        for label, make_store in makers.items():
+            if label in stores:
+                _cleanup(stores[label])
+            store = stores[label] = make_store()
+            stage = FeatureStage(catalog, store)
+            redis_store = None if isinstance(store, MemoryStore) else store
+            run_pass(stage, batches[:half], redis_store)
+            firsts[label].append(run_pass(stage, batches[half:], redis_store))
+            replays[label].append(
+                run_pass(stage, batches[half : half + max(half // 4, 1)], redis_store)
+            )
+            if probe is not None:
+                probes[label] = probe(store)
+            if len(makers) > 1:  # one server: the next store starts from an empty one
+                _cleanup(store)
+    return {
+        label: (best_of(firsts[label]), best_of(replays[label]), probes.get(label, store))
+        for label in makers
+    }
+
+
+def baseline_store(revision: str):  # type: ignore[no-untyped-def]
+    """`RedisStore` as of git ``revision`` (its module loaded beside the current one)."""
+    import importlib.util
+    import subprocess
+    import sys
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = subprocess.run(
+        ["git", "-C", root, "show", f"{revision}:riskstream/features/redis_store.py"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-baseline-"), "redis_store_baseline.py")
+    with open(path, "wb") as out:
+        out.write(source)
+    spec = importlib.util.spec_from_file_location("redis_store_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.RedisStore
 
 
 def _cleanup(store: object) -> None:
-    if isinstance(store, RedisStore):
+    if not isinstance(store, MemoryStore):  # a RedisStore, current or baseline
         store.purge()
         store.close()
 
@@ -201,6 +280,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--redis", help="use this Redis instead of starting one")
     parser.add_argument("--no-cluster", action="store_true", help="skip the Redis Cluster")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run the default Redis store as of this git revision, taking turns with the "
+        "current one (e.g. 444ff2d: hash-field references)",
+    )
     args = parser.parse_args()
 
     print(f"cores: {os.cpu_count()} (nproc), batch: {args.batch}, repeats: {args.repeats}")
@@ -218,7 +303,7 @@ def main() -> None:
     refs = np.mean(
         [((b.merchant_id != None) | (b.device_id != None)).sum() for b in batches[:50]]  # noqa: E711
     )
-    keys_per_batch = float(sum(per_batch.values()) + refs)
+    profiles_per_batch = float(sum(per_batch.values()))
     print(
         "  distinct entities per micro-batch: "
         + ", ".join(f"{kind} {n:.0f}" for kind, n in per_batch.items())
@@ -237,9 +322,13 @@ def main() -> None:
     print(f"  feature stage, end to end:    {n / first.wall:>12,.0f} tx/s  (cpu {first.cpu:.2f} s)")
     print(f"  replay of applied batches:    {replayed / replay.wall:>12,.0f} tx/s")
 
-    def redis_section(title: str, make) -> None:  # type: ignore[no-untyped-def]
-        first, replay, store = bench_store(title, make, batches, args.repeats)
-        trips = first.round_trips / (len(batches) - half)
+    n_batches = len(batches) - half
+
+    def usage_of(store: RedisStore) -> int | None:
+        return _memory_usage(store, str(data.customer_id[0]))
+
+    def report(title: str, first: Pass, replay: Pass, usage: int | None) -> None:
+        trips = first.round_trips / n_batches
         cpu_rate = n / (first.cpu + first.server_cpu)
         print(title)
         print(
@@ -249,15 +338,27 @@ def main() -> None:
         )
         print(f"  numba kernels inside it:      {n / first.kernels:>12,.0f} tx/s")
         print(f"  round trips per micro-batch:  {trips:>12.2f}")
-        server_ms = first.server_cpu / (len(batches) - half) * 1e3
-        per_key = server_ms * 1e3 / keys_per_batch
+        server_ms = first.server_cpu / n_batches * 1e3
         print(
             f"  server cpu per micro-batch:   {server_ms:>12.2f} ms "
-            f"({keys_per_batch:,.0f} keys and reference fields: {per_key:.2f} us each)"
+            f"({server_ms * 1e3 / profiles_per_batch:.2f} us per profile key)"
+        )
+        busiest = sorted(first.commands.items(), key=lambda item: -item[1][1])
+        print(
+            "  in commands, per micro-batch: "
+            + ", ".join(
+                f"{name} {usec / n_batches / 1e3:.2f} ms ({calls / n_batches:,.0f}x)"
+                for name, (calls, usec) in busiest
+                if usec / n_batches >= 10 and name not in ("info", "config|resetstat")
+            )
+            + (" (exec: the commands inside it)" if "exec" in first.commands else "")
         )
         print(f"  replay of applied batches:    {replayed / replay.wall:>12,.0f} tx/s")
-        usage = _memory_usage(store, str(data.customer_id[0]))  # type: ignore[arg-type]
         print(f"  Redis memory per customer key: {usage} bytes (record {CUSTOMER.itemsize})")
+
+    def redis_section(title: str, make) -> None:  # type: ignore[no-untyped-def]
+        first, replay, store = bench_store(title, make, batches, args.repeats)
+        report(title, first, replay, usage_of(store))  # type: ignore[arg-type]
         _cleanup(store)
 
     from riskstream.stream.localservices import RedisCluster, RedisServer
@@ -269,10 +370,28 @@ def main() -> None:
         url = server.url
     try:
         prefix = "bench" + uuid.uuid4().hex[:6]
-        redis_section(
-            f"Redis on loopback ({url}), single writer, record cache on (the default)",
-            lambda: RedisStore(url, prefix=prefix),
-        )
+        title = f"Redis on loopback ({url}), single writer, record cache on (the default)"
+        if args.baseline:
+            old_store = baseline_store(args.baseline)
+            old_title = f"the same with the store of git revision {args.baseline} (baseline)"
+            results = bench_stores(
+                {
+                    old_title: lambda: old_store(url, prefix=prefix),
+                    title: lambda: RedisStore(url, prefix=prefix),
+                },
+                batches,
+                args.repeats,
+                probe=usage_of,
+            )
+            for label, (first, replay, usage) in results.items():
+                report(label, first, replay, usage)  # type: ignore[arg-type]
+            old_first, new_first = (results[label][0] for label in (old_title, title))
+            print(
+                f"  ratio, current / baseline:    {old_first.wall / new_first.wall:>12.2f} "
+                f"(server cpu {new_first.server_cpu / old_first.server_cpu:.2f})"
+            )
+        else:
+            redis_section(title, lambda: RedisStore(url, prefix=prefix))
         redis_section(
             "Redis on loopback, single writer, record cache on, write-behind",
             lambda: RedisStore(url, prefix=prefix, write_behind=True),
