@@ -342,6 +342,41 @@ def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
+try:  # the sentinel redis-py's hiredis reader returns for "not enough data yet"
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+except ImportError:  # pragma: no cover - another redis-py layout: plain hiredis' False
+    _NOT_ENOUGH_DATA = False
+
+
+def _read_replies(conn: Connection, count: int) -> list[object]:
+    """``count`` replies, error replies as `ResponseError` values (not raised).
+
+    Straight from the connection's hiredis reader when it has one: a batch's write has ~500
+    replies (``QUEUED`` and those of the reference appends), and redis-py's `read_response`
+    costs ~0.5 us more per reply than ``hiredis.Reader.gets``.
+    """
+    parser = getattr(conn, "_parser", None)
+    reader = getattr(parser, "_reader", None)
+    if reader is None or not hasattr(parser, "read_from_socket"):
+        got: list[object] = []
+        for _ in range(count):
+            try:
+                got.append(conn.read_response())
+            except ResponseError as exc:
+                got.append(exc)
+        return got
+    got = []
+    while len(got) < count:
+        reply = reader.gets()
+        if reply is _NOT_ENOUGH_DATA or reply is False:  # not enough data yet
+            parser.read_from_socket()  # type: ignore[union-attr]
+            continue
+        if isinstance(reply, redis.ConnectionError):
+            raise reply
+        got.append(reply)
+    return got
+
+
 # --- the store --------------------------------------------------------------------------------
 
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
@@ -572,14 +607,7 @@ class RedisStore(ProfileStore):
         replies: dict[int, list[object]] = {}
         try:
             for index, count in counts.items():
-                conn = self._conns[index]
-                got: list[object] = []
-                for _ in range(count):
-                    try:
-                        got.append(conn.read_response())
-                    except ResponseError as exc:
-                        got.append(exc)
-                replies[index] = got
+                replies[index] = _read_replies(self._conns[index], count)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self._lost(exc, what)
         self.stats.round_trips += 1
