@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import redis
 from feature_helpers import CATALOG, T0, open_test_store, run
 
 from riskstream.features.hashing import intern
@@ -85,3 +86,21 @@ def test_a_label_later_than_the_horizon_finds_nothing(
         in_time, _ = _lookup(store, [rows[0]["tx_id"]], rows[0]["timestamp"] + HORIZON)
     assert merchants == [None]
     assert in_time == [rows[0]["merchant_id"]]
+
+
+@pytest.mark.parametrize("store_kind", ["redis", "cluster"])
+def test_reference_keys_expire_after_the_horizon(
+    store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    rows = _rows(60)
+    with open_test_store(store_kind, request) as store:
+        store.label_horizon_ms = HORIZON
+        run(FeatureStage(CATALOG, store), rows)
+        ttls = {}
+        for conn in store._conns:
+            client = redis.Redis(host=conn.host, port=conn.port)
+            for key in client.scan_iter(match=f"{store.prefix}:*:r:*", count=1000):
+                ttls[key] = client.pttl(key)
+            client.close()
+    assert ttls  # the references are there, each in a key that expires
+    assert all(HORIZON - 60_000 < ttl <= HORIZON for ttl in ttls.values()), ttls
