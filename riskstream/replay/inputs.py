@@ -499,6 +499,11 @@ def _timestamp_ms(arr: pa.Array) -> np.ndarray:
     return np.floor_divide(raw.astype(np.int64), per_ms)
 
 
+def validated_timestamps(col: _Column, reasons: list[str | None]) -> np.ndarray:
+    """Event times of an Arrow (or Python) column as epoch ms; bad rows get their reason."""
+    return _timestamps(col, reasons)
+
+
 def _timestamps(col: _Column, reasons: list[str | None]) -> np.ndarray:
     """Event times of the whole column as epoch ms (0 where invalid, with the reason)."""
     if isinstance(col, list):

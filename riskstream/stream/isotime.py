@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["parse_utc_z"]
+__all__ = ["parse_utc_z", "parse_utc_z_codes"]
 
 _MS_PER_DAY = 86_400_000
 _SEPARATORS_24 = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
@@ -34,7 +34,18 @@ def parse_utc_z(values: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarr
     n = len(values)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    codes = np.array(values, dtype=f"U{width}").view(np.uint32).reshape(n, width)
+    return parse_utc_z_codes(np.array(values, dtype=f"U{width}").view(np.uint32).reshape(n, width))
+
+
+def parse_utc_z_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`parse_utc_z` over character codes, one row of 24 or 20 per timestamp (the UTF-8 bytes
+    of an Arrow string column fit as they are).
+
+    >>> raw = np.frombuffer(b"2026-01-05T08:15:30.123Z", dtype=np.uint8).reshape(1, 24)
+    >>> parse_utc_z_codes(raw)[0].tolist()
+    [1767600930123]
+    """
+    n, width = codes.shape
     seps = _SEPARATORS_24 if width == 24 else _SEPARATORS_20
     ok = np.ones(n, dtype=bool)
     for pos, char in seps.items():
