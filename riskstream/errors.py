@@ -5,6 +5,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "ModelError",
+    "OutputError",
     "ReplayError",
     "RiskstreamError",
     "RuleError",
@@ -30,6 +31,10 @@ class StoreError(RiskstreamError):
 
 class RuleError(RiskstreamError):
     """A rule file or expression is invalid; carries diagnostics with file, line and column."""
+
+
+class OutputError(RiskstreamError):
+    """An output (decisions, alerts, dead letters) could not be written."""
 
 
 class ModelError(RiskstreamError):

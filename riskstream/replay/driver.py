@@ -14,8 +14,6 @@ rule-set comparison on the way.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -30,16 +28,16 @@ from riskstream.alerts.embedded import RunAlerts
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.decisions import DECISION_NAMES
 from riskstream.engine import DecisionBatch, Engine, ScoreResult
-from riskstream.errors import InputError, ReplayError
-from riskstream.replay._format import format_decisions, scratch_size
+from riskstream.errors import InputError
 from riskstream.replay.audit import ChainedWriter
 from riskstream.replay.compare import Comparison, TeePolicy
 from riskstream.replay.inputs import History
 from riskstream.rules import RuleSet
 from riskstream.stream.embedded import RunSummary
 from riskstream.stream.records import dead_letter_lines
+from riskstream.stream.sink import DecisionSink
 
-__all__ = ["DecisionSink", "ReplaySummary", "replay_history", "score_in_order"]
+__all__ = ["ReplaySummary", "replay_history", "score_in_order"]
 
 
 @dataclass
@@ -65,83 +63,6 @@ class ReplaySummary(RunSummary):
         out["batch_size"] = self.batch_size
         out["stage_seconds"] = {k: round(v, 3) for k, v in self.stage_seconds.items()}
         return out
-
-
-_END_BATCH = object()
-
-
-class DecisionSink:
-    """Formats, chains and writes decision batches on a thread of its own, and hands them to
-    the run's alerts there too (in order, with ``end_batch`` after each input batch).
-
-    The formatting and chain kernels release the GIL, and the Engine's numba kernels do as
-    well, so the second core does the outputs while the first scores the next batch.
-    ``submit(db)`` returns at once (blocks only when ``depth`` items wait); ``close()`` waits
-    for the queue, records the chain head and re-raises any error of the thread.
-    """
-
-    def __init__(self, path: Path, alerts: RunAlerts | None = None, depth: int = 8) -> None:
-        self.writer = ChainedWriter.open(path)
-        self.alerts = alerts
-        self.seconds = 0.0
-        self.alerted = 0
-        self.tasks = 0
-        self._queue: queue.Queue[Any] = queue.Queue(depth)
-        self._error: BaseException | None = None
-        self._closed = False
-        self._scratch = np.empty(0, dtype=np.uint8)
-        self._thread = threading.Thread(target=self._loop, name="decision-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, db: DecisionBatch) -> None:
-        self._put(db)
-
-    def end_batch(self) -> None:
-        """After the decisions of one input batch: due SMS go out, due tasks expire."""
-        self._put(_END_BATCH)
-
-    def _put(self, item: Any) -> None:
-        if self._error is not None:
-            raise ReplayError(f"writing decisions failed: {self._error}") from self._error
-        self._queue.put(item)
-
-    def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if self._error is not None:
-                continue
-            started = time.perf_counter()
-            try:
-                if item is _END_BATCH:
-                    if self.alerts is not None:
-                        self.alerts.end_batch()
-                else:
-                    self._write(item)
-            except BaseException as exc:  # handed to the main thread by submit/close
-                self._error = exc
-            self.seconds += time.perf_counter() - started
-
-    def _write(self, db: DecisionBatch) -> None:
-        if len(self._scratch) < scratch_size(db):
-            self._scratch = np.empty(scratch_size(db), dtype=np.uint8)
-        buf, starts = format_decisions(db, self._scratch)
-        self.writer.write_block(buf, starts)
-        if self.alerts is not None:
-            alerted, tasks = self.alerts.on_decisions(db)
-            self.alerted += alerted
-            self.tasks += tasks
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
-        self.writer.close()
-        if self._error is not None:
-            raise ReplayError(f"writing decisions failed: {self._error}") from self._error
 
 
 Collector = Callable[[DecisionBatch], None]
@@ -186,7 +107,7 @@ def replay_history(
             dead_file = stack.enter_context(open(out_dir / "dead_letters.jsonl", "wb"))
             alerts = RunAlerts(engine.config.get("alerts", {}), out_dir, history.path)
             stack.callback(alerts.close)
-            sink = DecisionSink(out_dir / "decisions.jsonl", alerts)
+            sink = DecisionSink(ChainedWriter.open(out_dir / "decisions.jsonl"), alerts)
             stack.callback(sink.close)  # on an error (before alerts.close); no-op after close
             written_dead = 0
             chunks = iter(history.chunks)

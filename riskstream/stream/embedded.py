@@ -26,10 +26,10 @@ from riskstream.batch import DeadLetter
 from riskstream.decisions import DECISION_NAMES
 from riskstream.engine import DecisionBatch, Engine
 from riskstream.errors import InputError
-from riskstream.replay._format import format_decisions, scratch_size
 from riskstream.replay.audit import ChainedWriter, sidecar_path
 from riskstream.stream.decode import Decoder
 from riskstream.stream.records import dead_letter_lines
+from riskstream.stream.sink import DecisionSink
 from riskstream.stream.sources import LineBatch, read_line_batches
 
 __all__ = ["RunSummary", "run_embedded"]
@@ -88,7 +88,6 @@ class _Outputs:
     """The files of a run; decisions can go to stdout instead (``out == "-"``)."""
 
     def __init__(self, stack: ExitStack, out: str) -> None:
-        self._scratch = np.empty(0, dtype=np.uint8)  # reused by the formatter
         self.to_stdout = out == "-"
         if self.to_stdout:
             self.decisions = ChainedWriter(sys.stdout.buffer)  # hash chain: replay/audit.py
@@ -107,16 +106,6 @@ class _Outputs:
         decisions, self.dead = opened
         self.decisions = ChainedWriter(decisions, sidecar=sidecar_path(decisions.name))
         stack.callback(self.decisions.close, False)  # head into the sidecar, before the close
-
-    def write_decisions(self, db: DecisionBatch) -> None:
-        """Format (numba kernel, the bytes of `decision_lines`), chain and write a batch."""
-        if len(self._scratch) < scratch_size(db):
-            self._scratch = np.empty(scratch_size(db), dtype=np.uint8)
-        self.decisions.write_block(*format_decisions(db, self._scratch))
-
-    def flush(self) -> None:
-        if self.to_stdout:
-            self.decisions.flush()
 
 
 def run_embedded(
@@ -139,11 +128,16 @@ def run_embedded(
         outputs = _Outputs(stack, out)
         alerts = RunAlerts(engine.config.get("alerts", {}), outputs.dir, source)
         stack.callback(alerts.close)
+        # decisions and alerts on a second thread; the writer is closed by `outputs`
+        sink = DecisionSink(outputs.decisions, alerts, flush=outputs.to_stdout, close_writer=False)
+        stack.callback(sink.close)  # on an error; a no-op after the close below
         for lines in read_line_batches(source, batch_size, max_wait):
             summary.rule_reloads += engine.poll_rules()
-            _process(lines, decoder, engine, outputs, summary, alerts)
+            _process(lines, decoder, engine, outputs, summary, sink)
             if on_progress is not None:
                 on_progress(sum(map(len, lines.lines)) + len(lines.lines))
+        sink.close()
+        summary.alerts, summary.sms_tasks = sink.alerted, sink.tasks
     summary.seconds = time.perf_counter() - started
     summary.ruleset_hash = engine.ruleset_hash
     summary.model_snapshot = engine.model_snapshot
@@ -160,7 +154,7 @@ def _process(
     engine: Engine,
     outputs: _Outputs,
     summary: RunSummary,
-    alerts: RunAlerts,
+    sink: DecisionSink,
 ) -> None:
     ingest_ns = time.monotonic_ns()
     summary.lines_in += len(lines.lines)
@@ -169,16 +163,12 @@ def _process(
     dead.extend(_with_raw(result.dead_letters, lines))
     for db in result.decisions:
         _stamp_latency(db)
-        outputs.write_decisions(db)
+        sink.submit(db)
         _count(db, summary)
-        alerted, tasks = alerts.on_decisions(db)
-        summary.alerts += alerted
-        summary.sms_tasks += tasks
     if dead:
         outputs.dead.writelines(dead_letter_lines(dead))
         summary.dead_letters.update(d.reason for d in dead)
-    alerts.end_batch()
-    outputs.flush()
+    sink.end_batch()
 
 
 def _with_raw(dead: list[DeadLetter], lines: LineBatch) -> list[DeadLetter]:
