@@ -370,14 +370,18 @@ def main() -> None:
         url = server.url
     try:
         prefix = "bench" + uuid.uuid4().hex[:6]
-        title = f"Redis on loopback ({url}), single writer, record cache on (the default)"
-        if args.baseline:
-            old_store = baseline_store(args.baseline)
-            old_title = f"the same with the store of git revision {args.baseline} (baseline)"
+        old_store = baseline_store(args.baseline) if args.baseline else None
+
+        def section(title: str, **options: object) -> None:
+            """One Redis configuration; with --baseline, in turns with the baseline's."""
+            if old_store is None:
+                redis_section(title, lambda: RedisStore(url, prefix=prefix, **options))
+                return
+            old_title = f"  the same with the store of git revision {args.baseline} (baseline)"
             results = bench_stores(
                 {
-                    old_title: lambda: old_store(url, prefix=prefix),
-                    title: lambda: RedisStore(url, prefix=prefix),
+                    old_title: lambda: old_store(url, prefix=prefix, **options),
+                    title: lambda: RedisStore(url, prefix=prefix, **options),
                 },
                 batches,
                 args.repeats,
@@ -388,13 +392,13 @@ def main() -> None:
             old_first, new_first = (results[label][0] for label in (old_title, title))
             print(
                 f"  ratio, current / baseline:    {old_first.wall / new_first.wall:>12.2f} "
-                f"(server cpu {new_first.server_cpu / old_first.server_cpu:.2f})"
+                f"(client cpu {new_first.cpu / old_first.cpu:.2f}, "
+                f"server cpu {new_first.server_cpu / old_first.server_cpu:.2f})"
             )
-        else:
-            redis_section(title, lambda: RedisStore(url, prefix=prefix))
-        redis_section(
-            "Redis on loopback, single writer, record cache on, write-behind",
-            lambda: RedisStore(url, prefix=prefix, write_behind=True),
+
+        section(f"Redis on loopback ({url}), single writer, record cache on (the default)")
+        section(
+            "Redis on loopback, single writer, record cache on, write-behind", write_behind=True
         )
         redis_section(
             "Redis on loopback, single writer, no cache: every profile read from Redis",

@@ -35,16 +35,16 @@ only when the next batch needs Redis, so it overlaps with the caller's work; see
 Commands are packed by numba straight from the batch's UTF-8 buffers and record bytes (no
 per-key Python objects on the write path); replies are parsed by hiredis.
 
-Transaction references for late labels (tx id -> merchant and device id) are packed: per
-bucket, week of the transaction and part (``REF_PARTS`` parts by tx hash) one string
-``{prefix}:{<bucket>}:r:<week>:<part>`` to which each batch ``APPEND``s its entries (tx hash,
-merchant id, device id), expiring ``label_horizon_ms`` after the last write. A batch of 1,000
-transactions thus writes ~250 short appends instead of 1,000 hash fields (measured: 0.5 ms of
-server time instead of ~2 ms per batch, each hash field costing ~2 us of allocations and cache
-misses). The price is on the label side, which is rare: a label reads, for each week its
-transaction can be in, the one part its tx hash names, i.e. ~1/256 of that week's references
-of the bucket (~36 bytes each), and scans it for the hash (the latest entry wins; a replayed
-batch appends the same entries again).
+Transaction references for late labels live in ``{prefix}:{<bucket>}:t:<week>`` hashes
+(field tx id, value the merchant and device ids, see `_parse_ref`), expiring
+``label_horizon_ms`` after the last write; a label looks in the weeks its transaction can be
+in. A hash field costs the server ~2 us (three allocations, several cache misses), ~2 ms per
+1,000-transaction batch.
+Packing the references instead (``APPEND`` to one string per bucket, week and 1/256 of the tx
+hashes: ~0.5 ms per batch) was measured and dropped: a label then reads that part of every
+week of the horizon (at 150,000 transactions a day, ~150 KB a week, 14 weeks), so 100 label
+lookups took 24 ms instead of 0.8 ms with one week of history, and at a fraud-label rate of
+0.1% the lookups cost more than the writes saved.
 """
 
 from __future__ import annotations
@@ -79,10 +79,6 @@ from riskstream.features.store import (
 __all__ = ["RedisStore"]
 
 _WEEK_MS = 7 * 86_400_000
-REF_PARTS = 256
-"""Reference keys per bucket and week: a batch's references go in at most this many ``APPEND``
-commands per bucket; a label lookup reads one key per week of the horizon, each holding about
-1/REF_PARTS of that week's references of the bucket (see the module docstring)."""
 DEFAULT_CACHE_ENTRIES = 500_000
 _CRLF = b"\r\n"
 
@@ -198,140 +194,60 @@ def _gather_pairs(
     return out[:pos]
 
 
-@numba.njit(inline="always")
-def _put_u32(out: np.ndarray, pos: int, value: int) -> int:
-    for k in range(4):
-        out[pos + k] = (value >> (8 * k)) & 0xFF
-    return pos + 4
-
-
-@numba.njit(inline="always")
-def _get_u32(buf: np.ndarray, pos: int) -> int:
-    return (
-        np.int64(buf[pos])
-        | (np.int64(buf[pos + 1]) << 8)
-        | (np.int64(buf[pos + 2]) << 16)
-        | (np.int64(buf[pos + 3]) << 24)
-    )
-
-
-@numba.njit(inline="always")
-def _put_ref_key(
-    out: np.ndarray, pos: int, head: np.ndarray, bucket: int, week: int, part: int
-) -> int:
-    """``{prefix}:{<bucket>}:r:<week>:<part>``."""
-    pos = _put_bytes(out, pos, head, 0, head.shape[0])
-    pos = _put_int(out, pos, bucket)
-    for c in (125, 58, 114, 58):  # }:r:
-        out[pos] = c
-        pos += 1
-    if week < 0:  # event times before 1970
-        out[pos] = 45
-        pos += 1
-        week = -week
-    pos = _put_int(out, pos, week)
-    out[pos] = 58
-    return _put_int(out, pos + 1, part)
-
-
 @numba.njit(cache=True)
-def _ref_appends(
+def _ref_pairs(
     rows: np.ndarray,
-    bounds: np.ndarray,
-    buckets: np.ndarray,
-    weeks: np.ndarray,
-    parts: np.ndarray,
-    head: np.ndarray,
-    ttl: np.ndarray,
-    tx_hash: np.ndarray,
+    tx_data: np.ndarray,
+    tx_off: np.ndarray,
     m_data: np.ndarray,
     m_off: np.ndarray,
     d_data: np.ndarray,
     d_off: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``APPEND key <entries>`` + ``PEXPIRE key <ttl>`` per group of rows (one reference key).
-
-    Group g is ``rows[bounds[g]:bounds[g + 1]]``, all of one bucket, week and part; an entry is
-    the tx hash (8 bytes, little-endian), then the merchant id and the device id, each as a
-    4-byte length and its UTF-8 bytes (length 0: none). Group g's commands are
-    ``out[starts[g]:starts[g + 1]]``.
-    """
-    n_groups = bounds.shape[0] - 1
+) -> np.ndarray:
+    """``HSET`` field/value pairs: tx id -> a reference (see `_parse_ref`): byte 0, the merchant
+    id's length (4 bytes, little-endian), the merchant id, the device id (the rest)."""
     size = 0
-    for g in range(n_groups):
-        size += 128 + head.shape[0] * 2 + ttl.shape[0]
-        for j in range(bounds[g], bounds[g + 1]):
-            r = rows[j]
-            size += 16 + m_off[r + 1] - m_off[r] + d_off[r + 1] - d_off[r]
+    for r in rows:
+        size += 48 + tx_off[r + 1] - tx_off[r] + m_off[r + 1] - m_off[r] + d_off[r + 1] - d_off[r]
     out = np.empty(size, dtype=np.uint8)
-    starts = np.empty(n_groups + 1, dtype=np.int64)
-    scratch = np.empty(128 + head.shape[0], dtype=np.uint8)
     pos = 0
-    for g in range(n_groups):
-        starts[g] = pos
-        b, w, p = buckets[g], weeks[g], parts[g]
-        klen = _put_ref_key(scratch, 0, head, b, w, p)
-        vlen = 0
-        for j in range(bounds[g], bounds[g + 1]):
-            r = rows[j]
-            vlen += 16 + m_off[r + 1] - m_off[r] + d_off[r + 1] - d_off[r]
-        for cmd in range(2):
-            out[pos : pos + 4] = np.array([42, 51, 13, 10], dtype=np.uint8)  # *3\r\n
-            pos += 4
-            if cmd == 0:
-                name = np.array([36, 54, 13, 10, 65, 80, 80, 69, 78, 68, 13, 10], dtype=np.uint8)
-            else:
-                name = np.array(
-                    [36, 55, 13, 10, 80, 69, 88, 80, 73, 82, 69, 13, 10], dtype=np.uint8
-                )
-            pos = _put_bytes(out, pos, name, 0, name.shape[0])
-            out[pos] = 36
-            pos = _put_crlf(out, _put_int(out, pos + 1, klen))
-            pos = _put_crlf(out, _put_bytes(out, pos, scratch, 0, klen))
-            out[pos] = 36
-            if cmd == 1:
-                pos = _put_crlf(out, _put_int(out, pos + 1, ttl.shape[0]))
-                pos = _put_crlf(out, _put_bytes(out, pos, ttl, 0, ttl.shape[0]))
-                continue
-            pos = _put_crlf(out, _put_int(out, pos + 1, vlen))
-            for j in range(bounds[g], bounds[g + 1]):
-                r = rows[j]
-                h = tx_hash[r]
-                for k in range(8):
-                    out[pos + k] = (h >> np.uint64(8 * k)) & np.uint64(0xFF)
-                pos += 8
-                pos = _put_u32(out, pos, m_off[r + 1] - m_off[r])
-                pos = _put_bytes(out, pos, m_data, m_off[r], m_off[r + 1])
-                pos = _put_u32(out, pos, d_off[r + 1] - d_off[r])
-                pos = _put_bytes(out, pos, d_data, d_off[r], d_off[r + 1])
-            pos = _put_crlf(out, pos)
-    starts[n_groups] = pos
-    return out[:pos], starts
+    for r in rows:
+        out[pos] = 36
+        pos = _put_int(out, pos + 1, tx_off[r + 1] - tx_off[r])
+        pos = _put_crlf(out, pos)
+        pos = _put_bytes(out, pos, tx_data, tx_off[r], tx_off[r + 1])
+        pos = _put_crlf(out, pos)
+        m_len = m_off[r + 1] - m_off[r]
+        vlen = 5 + m_len + d_off[r + 1] - d_off[r]
+        out[pos] = 36
+        pos = _put_int(out, pos + 1, vlen)
+        pos = _put_crlf(out, pos)
+        out[pos] = 0
+        for k in range(4):
+            out[pos + 1 + k] = (m_len >> (8 * k)) & 0xFF
+        pos = _put_bytes(out, pos + 5, m_data, m_off[r], m_off[r + 1])
+        pos = _put_bytes(out, pos, d_data, d_off[r], d_off[r + 1])
+        pos = _put_crlf(out, pos)
+    return out[:pos]
 
 
-@numba.njit(cache=True)
-def _find_refs(blob: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """For each wanted tx hash, the (merchant start, merchant end, device start, device end)
-    of its last entry in ``blob`` (see `_ref_appends`), or -1s when it has none."""
-    found = np.full((wanted.shape[0], 4), -1, dtype=np.int64)
-    pos = 0
-    n = blob.shape[0]
-    while pos + 16 <= n:
-        h = np.uint64(0)
-        for k in range(8):
-            h |= np.uint64(blob[pos + k]) << np.uint64(8 * k)
-        m_len = _get_u32(blob, pos + 8)
-        m_start = pos + 12
-        d_len = _get_u32(blob, m_start + m_len)
-        d_start = m_start + m_len + 4
-        for i in range(wanted.shape[0]):
-            if wanted[i] == h:
-                found[i, 0] = m_start
-                found[i, 1] = m_start + m_len
-                found[i, 2] = d_start
-                found[i, 3] = d_start + d_len
-        pos = d_start + d_len
-    return found
+def _parse_ref(value: bytes) -> tuple[str | None, str | None]:
+    """Merchant and device id of a stored reference (None when absent).
+
+    The merchant id is length-prefixed, so ids may hold any character. References written
+    before that (``merchant 0x1f device``; they never start with byte 0) are still read.
+
+    >>> _parse_ref(b"\\x00\\x03\\x00\\x00\\x00m\\x1f1d:2")
+    ('m\\x1f1', 'd:2')
+    >>> _parse_ref(b"\\x00\\x00\\x00\\x00\\x00d"), _parse_ref(b"m7\\x1f")
+    ((None, 'd'), ('m7', None))
+    """
+    if value[:1] == b"\x00":
+        m_len = int.from_bytes(value[1:5], "little")
+        merchant, device = value[5 : 5 + m_len], value[5 + m_len :]
+    else:
+        merchant, _, device = value.partition(b"\x1f")
+    return (merchant.decode() if merchant else None, device.decode() if device else None)
 
 
 def _header(name: bytes, n_args: int) -> bytes:
@@ -495,7 +411,6 @@ class RedisStore(ProfileStore):
             )
             for kind in KINDS
         }
-        self._ref_head = np.frombuffer(f"{prefix}:{{".encode(), dtype=np.uint8)
         self._conns: list[Connection] = []
         # a unit is what one transaction covers: the whole batch (one Redis, single writer)
         # or one bucket; each unit is served by one connection
@@ -884,47 +799,45 @@ class RedisStore(ProfileStore):
                     aborted.append(unit)
         return aborted
 
-    def _ref_parts(self, hashes: np.ndarray) -> np.ndarray:
-        """The reference key part of each tx hash (bits independent of the bucket's)."""
-        return ((hashes >> np.uint64(40)) % np.uint64(REF_PARTS)).astype(np.int64)
-
     def _ref_commands(
         self, refs: TxRefs, per_unit: dict[int, list[bytes]], counts: dict[int, int]
     ) -> None:
-        """One ``APPEND`` + ``PEXPIRE`` per reference key (bucket, week, part) of the batch."""
         rows = refs.rows
-        hashes = refs.tx.row_hash[rows]
-        buckets = self._buckets(hashes)
+        buckets = self._buckets(refs.tx.row_hash[rows])
         weeks = refs.ts[rows] // _WEEK_MS
-        parts = self._ref_parts(hashes)
-        order = np.lexsort((parts, weeks, buckets))  # by bucket first: units are contiguous
-        b, w, p = buckets[order], weeks[order], parts[order]
-        change = (np.diff(b) != 0) | (np.diff(w) != 0) | (np.diff(p) != 0)
-        bounds = np.concatenate(([0], np.flatnonzero(change) + 1, [len(order)]))
-        first = bounds[:-1]
-        buf, starts = _ref_appends(
-            rows[order],
-            bounds,
-            b[first],
-            w[first],
-            p[first],
-            self._ref_head,
-            np.frombuffer(str(self.label_horizon_ms).encode(), dtype=np.uint8),
-            refs.tx.row_hash,
-            refs.merchant.data,
-            refs.merchant.offsets,
-            refs.device.data,
-            refs.device.offsets,
-        )
-        units = self._unit_of_bucket[b[first]]
-        cuts = np.concatenate(([0], np.flatnonzero(np.diff(units)) + 1, [len(first)]))
-        for g0, g1 in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
-            unit = int(units[g0])
-            per_unit.setdefault(unit, []).append(buf[starts[g0] : starts[g1]].tobytes())
-            counts[unit] = counts.get(unit, 0) + 2 * (g1 - g0)
+        order = np.lexsort((weeks, buckets))
+        b_sorted, w_sorted = buckets[order], weeks[order]
+        cut = np.flatnonzero((np.diff(b_sorted) != 0) | (np.diff(w_sorted) != 0)) + 1
+        ttl = str(self.label_horizon_ms).encode()
+        for part in np.split(order, cut):
+            if not len(part):
+                continue
+            b, week = int(buckets[part[0]]), int(weeks[part[0]])
+            unit = int(self._unit_of_bucket[b])
+            key = self._ref_key(b, week)
+            pairs = _ref_pairs(
+                rows[part],
+                refs.tx.data,
+                refs.tx.offsets,
+                refs.merchant.data,
+                refs.merchant.offsets,
+                refs.device.data,
+                refs.device.offsets,
+            ).tobytes()
+            per_unit.setdefault(unit, []).extend(
+                [
+                    _header(b"HSET", 1 + 2 * len(part)),
+                    _bulk(key),
+                    pairs,
+                    _header(b"PEXPIRE", 2),
+                    _bulk(key),
+                    _bulk(ttl),
+                ]
+            )
+            counts[unit] = counts.get(unit, 0) + 2
 
-    def _ref_key(self, bucket: int, week: int, part: int) -> bytes:
-        return f"{self.prefix}:{{{bucket}}}:r:{week}:{part}".encode()
+    def _ref_key(self, bucket: int, week: int) -> bytes:
+        return f"{self.prefix}:{{{bucket}}}:t:{week}".encode()
 
     def release(self, session: ReadSession) -> None:
         token = session.token
@@ -951,41 +864,37 @@ class RedisStore(ProfileStore):
         if not len(rows):
             return merchants, devices
         buckets = self._buckets(tx.row_hash)
-        parts = self._ref_parts(tx.row_hash)
         hi = np.asarray(label_time, dtype=np.int64) // _WEEK_MS
         lo = (np.asarray(label_time, dtype=np.int64) - self.label_horizon_ms) // _WEEK_MS
-        wanted: dict[tuple[int, int, int], list[int]] = {}  # (bucket, week, part) -> rows
-        for r in rows.tolist():
-            for week in range(int(lo[r]), int(hi[r]) + 1):
-                wanted.setdefault((int(buckets[r]), week, int(parts[r])), []).append(r)
-        asks: dict[int, list[tuple[int, int, int]]] = {}
-        for where in sorted(wanted, key=lambda k: k[1]):  # by week: the latest entry wins
-            asks.setdefault(self._conn_of_bucket(where[0]), []).append(where)
-        payloads = {
-            conn: (
-                [_header(b"GET", 1) + _bulk(self._ref_key(*where)) for where in items],
-                len(items),
-            )
-            for conn, items in asks.items()
-        }
+        raw = tx.data.tobytes()
+        fields = [raw[tx.offsets[r] : tx.offsets[r + 1]] for r in range(n)]
+        asks: dict[int, list[tuple[list[int], bytes]]] = {}
+        for b in np.unique(buckets[rows]).tolist():
+            mine = rows[buckets[rows] == b]
+            for week in range(int(lo[mine].min()), int(hi[mine].max()) + 1):
+                want = mine[(lo[mine] <= week) & (hi[mine] >= week)]
+                if len(want):
+                    conn = self._conn_of_bucket(b)
+                    asks.setdefault(conn, []).append((want.tolist(), self._ref_key(b, week)))
+        payloads = {}
+        for conn, items in asks.items():
+            chunks = []
+            for want, key in items:
+                chunks.append(_header(b"HMGET", 1 + len(want)) + _bulk(key))
+                chunks.extend(_bulk(fields[r]) for r in want)
+            payloads[conn] = (chunks, len(items))
         try:
             replies = self._exchange(payloads, "label lookup")
         except _TopologyChanged:
             replies = self._exchange(payloads, "label lookup")
         for conn, items in asks.items():
-            for where, got in zip(items, replies[conn], strict=True):
+            for (want, _), got in zip(items, replies[conn], strict=True):
                 if isinstance(got, Exception):
                     raise StoreError(f"profile store {self.url}: label lookup failed: {got}")
-                if not got:
-                    continue
-                want = wanted[where]
-                blob = np.frombuffer(got, dtype=np.uint8)  # type: ignore[arg-type]
-                found = _find_refs(blob, tx.row_hash[want])
-                for r, (m0, m1, d0, d1) in zip(want, found.tolist(), strict=True):
-                    if m0 < 0:
+                for r, value in zip(want, got, strict=True):
+                    if value is None:
                         continue
-                    merchants[r] = got[m0:m1].decode() if m1 > m0 else None  # type: ignore[index]
-                    devices[r] = got[d0:d1].decode() if d1 > d0 else None  # type: ignore[index]
+                    merchants[r], devices[r] = _parse_ref(value)
         return merchants, devices
 
     # -- maintenance --------------------------------------------------------------------------

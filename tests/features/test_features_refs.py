@@ -2,7 +2,7 @@
 
 A label carries only a tx id and its time; `ProfileStore.find_tx_refs` must name the merchant
 and device of every transaction labelled within the horizon, whatever the store's layout (the
-Redis stores pack references per bucket, week and part), across weeks, with ids of any
+Redis stores keep a hash per bucket and week), across weeks, with ids of any
 characters, after a batch was replayed, and must not find what is unknown.
 """
 
@@ -14,7 +14,6 @@ import redis
 from feature_helpers import CATALOG, T0, open_test_store, run
 
 from riskstream.features.hashing import intern
-from riskstream.features.redis_store import REF_PARTS
 from riskstream.features.stage import FeatureStage
 
 DAY = 86_400_000
@@ -52,7 +51,7 @@ def _lookup(store, tx_ids: list[str], label_time: int) -> tuple[list, list]:  # 
 def test_every_labelled_transaction_finds_its_merchant_and_device(
     store_kind: str, request: pytest.FixtureRequest
 ) -> None:
-    rows = _rows(3 * REF_PARTS)  # several references per key
+    rows = _rows(700)
     with open_test_store(store_kind, request) as store:
         store.label_horizon_ms = HORIZON
         stage = FeatureStage(CATALOG, store)
@@ -99,7 +98,7 @@ def test_reference_keys_expire_after_the_horizon(
         ttls = {}
         for conn in store._conns:
             client = redis.Redis(host=conn.host, port=conn.port)
-            for key in client.scan_iter(match=f"{store.prefix}:*:r:*", count=1000):
+            for key in client.scan_iter(match=f"{store.prefix}:*:t:*", count=1000):
                 ttls[key] = client.pttl(key)
             client.close()
     assert ttls  # the references are there, each in a key that expires
