@@ -136,6 +136,7 @@ _OPEN, _CLOSE = ord("{"), ord("}")
 _FLOAT_FIELDS = ("amount", "lat", "lon")
 _ARROW_SCHEMA: object = None  # built on first use: importing pyarrow costs start-up time
 _INT64_RANGE = float(2**63)
+_MAX_NESTING = 1000  # orjson refuses JSON nested deeper than 1024 levels; leave it to it
 
 
 def _decode_clean(
@@ -170,9 +171,26 @@ def _decode_clean(
     if not ((view[ends - lengths] == _OPEN).all() and (view[ends - 1] == _CLOSE).all()):
         return None
     table = _read_json(buf)
-    if table is None or table.num_rows != n:
+    if table is None or table.num_rows != n or _nesting(table.schema) >= _MAX_NESTING:
         return None
     return _validated(table, n, max_len)
+
+
+def _nesting(schema: object) -> int:
+    """How deep the lines' JSON nests (the object itself is 1), from the inferred types."""
+    import pyarrow as pa
+
+    deepest = 1
+    stack = [(field.type, 2) for field in schema]  # type: ignore[attr-defined]
+    while stack:
+        kind, depth = stack.pop()
+        if pa.types.is_struct(kind):
+            deepest = max(deepest, depth)
+            stack.extend((kind.field(i).type, depth + 1) for i in range(kind.num_fields))
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            deepest = max(deepest, depth)
+            stack.append((kind.value_type, depth + 1))
+    return deepest
 
 
 def _read_json(buf: bytes) -> object:
@@ -226,10 +244,12 @@ def _validated(table: object, n: int, max_len: int) -> dict[str, np.ndarray] | N
     arrays: dict[str, object] = {}
     for column, name in zip(table.columns, table.column_names, strict=True):  # type: ignore[attr-defined]
         arr = column.combine_chunks()
-        # An integer beyond 64 bits is a number to Arrow and an error to orjson.
-        floating = pa.types.is_floating(arr.type) and arr.null_count < len(arr)
-        if floating and pc.max(pc.abs(arr)).as_py() >= _INT64_RANGE:
-            return None
+        if pa.types.is_floating(arr.type) and arr.null_count < len(arr):
+            values = arr.to_numpy(zero_copy_only=False)
+            # An integer beyond 64 bits is a number to Arrow and an error to orjson; an
+            # integer -0 is -0.0 to Arrow and 0 to orjson.
+            if np.nanmax(np.abs(values)) >= _INT64_RANGE or np.signbit(values[values == 0]).any():
+                return None
         if name in _ALL_FIELDS:
             if name not in ("tx_id", "timestamp") and pa.types.is_string(arr.type):
                 arr = pc.dictionary_encode(arr)

@@ -84,8 +84,13 @@ _MUTATIONS: dict[str, object] = {
     "exponent_amount": lambda b: b.replace(b'"amount":', b'"amount":1e5,"was":', 1),
     "bad_utf8": lambda b: b.replace(b'"currency":"', b'"currency":"\xff', 1),
     "lone_surrogate": lambda b: b.replace(b'"tx_id":"', b'"tx_id":"\\ud800', 1),
-    "oversized": lambda b: b[:-1] + b',"pad":"' + b"p" * 5000 + b'"}',
+    "oversized": lambda b: b[:-1] + b',"pad":"' + b"p" * 20000 + b'"}',
     "array": lambda b: b"[" + b + b"]",
+    "deep_array": lambda b: b[:-1] + b',"x":' + b"[" * 1100 + b"]" * 1100 + b"}",
+    "deep_object": lambda b: b[:-1] + b',"x":' + b'{"a":' * 1100 + b"1" + b"}" * 1100 + b"}",
+    "minus_zero_amount": lambda b: b.replace(b'"amount":', b'"amount":-0,"was":', 1),
+    "minus_zero_lat": lambda b: b[:-1] + b',"lat":-0,"lon":-0.0}',
+    "escaped_duplicate_key": lambda b: b[:-1] + b',"curr\\u0065ncy":"USD"}',
     "bool_amount": lambda b: b.replace(b'"amount":', b'"amount":true,"was":', 1),
     "null_timestamp": lambda b: b.replace(b'"timestamp":', b'"timestamp":null,"was":', 1),
 }
@@ -106,7 +111,7 @@ def batches(draw: st.DrawFn) -> tuple[list[bytes], int]:
 
 
 def _decode_both(lines: list[bytes], monkeypatch: pytest.MonkeyPatch) -> tuple:
-    decoder = Decoder(max_line_bytes=4096)
+    decoder = Decoder(max_line_bytes=16384)
     fast = decoder.decode(lines)
     with monkeypatch.context() as patch:
         patch.setattr(decode, "ARROW_MIN_ROWS", 10**9)
@@ -135,7 +140,7 @@ def _assert_same(fast: tuple, slow: tuple) -> None:
 def test_the_fast_path_decodes_exactly_like_the_per_record_path(case: tuple) -> None:
     lines, mutations = case
     if mutations == 0:  # a clean batch: the fast path must not stand aside
-        assert decode._decode_clean(lines, 4096, 128) is not None
+        assert decode._decode_clean(lines, 16384, 128) is not None
     with pytest.MonkeyPatch.context() as monkeypatch:
         _assert_same(*_decode_both(lines, monkeypatch))
 
@@ -155,6 +160,6 @@ def test_a_clean_batch_takes_the_fast_path() -> None:
     base = {"tx_id": "t", "customer_id": "c", "amount": 12.5, "currency": "EUR",
             "timestamp": "2026-01-05T08:15:30.123Z", "mcc": 5411, "lat": 1, "lon": 2.5}  # fmt: skip
     lines = [orjson.dumps({**base, "tx_id": f"t{i}"}) for i in range(decode.ARROW_MIN_ROWS)]
-    columns = decode._decode_clean(lines, 4096, 128)
+    columns = decode._decode_clean(lines, 16384, 128)
     assert columns is not None
     assert columns["mcc"][0] == "5411" and columns["timestamp"][0] == 1767600930123
