@@ -18,8 +18,13 @@ simulated bank's transactions, and then, each in a subprocess of its own:
 Steps 1-2 run for both transaction consumers (``worker.consumer: faust``, the agent with
 ``stream.take_events``, and ``direct``, aiokafka's batch fetch inside the faust app).
 
+Also: the processing core alone (``--core 100 500 2000``: `WorkerCore.process` with Redis
+profiles and stored outputs, no Kafka, per batch size), and latency runs at fixed rates only
+(``--rates 2500 4000``), to compare two versions at the same load.
+
 Usage: .venv/bin/python bench/bench_worker.py [--backlog 150000] [--seconds 15]
        [--consumers faust direct] [--profile DIR]  (py-spy collapsed stacks of each run)
+       [--rates R ...] [--core N ...]
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from riskstream.stream.localservices import (  # noqa: E402
 )
 
 PARTITIONS = 4
+STAGES = ("decode", "score", "store", "produce")
 WARMUP = 4000  # records scored before a latency run (numba caches, connections)
 
 
@@ -150,7 +156,6 @@ def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
             "app_id": name,
             "topics": topics,
             "partitions": PARTITIONS,
-            "batch_size": 2000,
             "max_wait_ms": args.max_wait_ms,
             "consumer": consumer,
             "data_dir": str(tmp / f"{name}-data"),
@@ -277,10 +282,10 @@ def _topics(brokers: str, name: str) -> None:
     )
 
 
-def run_worker_phase(
-    brokers: str, redis_url: str, tmp: Path, consumer: str, lines: list[bytes], seconds: float
-) -> dict:
-    result: dict = {"consumer": consumer}
+def _sustained_phase(
+    brokers: str, redis_url: str, tmp: Path, consumer: str, lines: list[bytes]
+) -> tuple[float, str]:
+    """tx/s of one worker on a backlog, and its batches meanwhile."""
     name = f"bw-{consumer}-{uuid.uuid4().hex[:6]}"
     config = _config(tmp, name, redis_url, consumer)
     _topics(brokers, name)
@@ -293,15 +298,29 @@ def run_worker_phase(
         _wait_ready(port, proc)
         spy = _profile(proc.pid, f"{consumer}-sustained")
         before = _snapshot(port)
-        result["sustained"] = _sustained(port, len(backlog))
-        result["sustained_batches"] = _per_batch(before, _snapshot(port))
+        sustained = _sustained(port, len(backlog))
+        return sustained, _per_batch(before, _snapshot(port))
     finally:
         _end_profile(spy)
         _stop(proc)
-    for share in (0.5, 0.9):
-        rate = share * result["sustained"]
+
+
+def run_worker_phase(
+    brokers: str, redis_url: str, tmp: Path, consumer: str, lines: list[bytes], seconds: float
+) -> dict:
+    result: dict = {"consumer": consumer}
+    if args.rates:  # latency at fixed rates only (to compare versions at the same load)
+        result["sustained"] = 0.0
+        rates = {rate: f"{rate:.0f}" for rate in args.rates}
+    else:
+        result["sustained"], result["sustained_batches"] = _sustained_phase(
+            brokers, redis_url, tmp, consumer, lines
+        )
+        rates = {share * result["sustained"]: f"{share:.0%}" for share in (0.5, 0.9)}
+    result["rates"] = rates
+    for rate, label in rates.items():
         n = min(int(rate * seconds), len(lines) - WARMUP)
-        name = f"bw-{consumer}-{int(share * 100)}-{uuid.uuid4().hex[:6]}"
+        name = f"bw-{consumer}-{label.rstrip('%')}-{uuid.uuid4().hex[:6]}"
         config = _config(tmp, name, redis_url, consumer)
         _topics(brokers, name)
         port = _free_port()
@@ -315,7 +334,7 @@ def run_worker_phase(
                 time.sleep(0.2)
             time.sleep(1.0)
             before = _snapshot(port)
-            spy = _profile(proc.pid, f"{consumer}-{int(share * 100)}")
+            spy = _profile(proc.pid, f"{consumer}-{label.rstrip('%')}")
             _produce(brokers, f"{name}-transactions", lines[-n:], rate)
             _end_profile(spy)
             end = time.monotonic() + 60
@@ -326,7 +345,7 @@ def run_worker_phase(
         finally:
             _stop(proc)
         sent, lat = _latency(brokers, name, {orjson.loads(w)["tx_id"] for w in warm})
-        result[share] = {
+        result[label] = {
             "rate": rate,
             "sent": sent,
             "decided": len(lat),
@@ -337,6 +356,50 @@ def run_worker_phase(
             "load": os.getloadavg()[0],
         }
     return result
+
+
+# --- the processing core without Kafka (bench_worker.py --core) -------------------------------
+
+
+def run_core(redis_url: str, lines: list[bytes], sizes: list[int]) -> None:
+    """`WorkerCore.process` (decode, Engine.score with Redis profiles, outputs, stored outputs)
+    per batch size: ms a batch (median of repeats) and µs a transaction, and each stage."""
+    from riskstream.config import load_config
+    from riskstream.stream.emitted import open_emitted_store
+    from riskstream.stream.worker import InRecord, WorkerCore, WorkerEngine, WorkerSettings
+
+    prefix = f"core-{uuid.uuid4().hex[:6]}"
+    config = load_config()
+    config["features"].update(store=redis_url, key_prefix=prefix)
+    core = WorkerCore(WorkerEngine(config), WorkerSettings(), open_emitted_store(redis_url, prefix))
+    position = 0
+
+    def take(n: int) -> list[InRecord]:
+        nonlocal position
+        first, position = position, position + n
+        return [
+            InRecord("tx", k % PARTITIONS, k, b"k", lines[k % len(lines)], 0)
+            for k in range(first, position)
+        ]
+
+    def stage_sums() -> dict[str, float]:
+        return {s: core.metrics.stage.labels(stage=s)._sum.get() for s in STAGES[:3]}
+
+    core.process(take(3000))  # JIT, connections
+    print(f"processing core without Kafka (load average {os.getloadavg()[0]:.1f}):")
+    for n in sizes:
+        repeats = max(3, min(100, 6000 // n))
+        before = stage_sums()
+        times = []
+        for _ in range(repeats):
+            batch = take(n)
+            t0 = time.perf_counter()
+            core.process(batch)
+            times.append(time.perf_counter() - t0)
+        after = stage_sums()
+        ms = 1000 * float(np.median(times))
+        stages = ", ".join(f"{s} {1000 * (after[s] - before[s]) / repeats:.2f}" for s in STAGES[:3])
+        print(f"  {n:5d} records: {ms:7.2f} ms a batch, {1000 * ms / n:6.1f} us a tx ({stages})")
 
 
 # --- the plain faust agent (run in a subprocess: bench_worker.py --plain ...) -----------------
@@ -424,19 +487,26 @@ def main() -> None:
         KafkaBroker(base_dir=tmp, heap="1g") as broker,
     ):
         brokers = broker.bootstrap
-        plain = run_plain_phase(brokers, tmp, lines)
-        print(f"plain faust agent (decode + forward):      {plain:10,.0f} tx/s")
+        if args.core:
+            run_core(redis_server.url, lines, args.core)
+            return
+        if not args.rates:
+            plain = run_plain_phase(brokers, tmp, lines)
+            print(f"plain faust agent (decode + forward):      {plain:10,.0f} tx/s")
         for consumer in args.consumers:
             r = run_worker_phase(brokers, redis_server.url, tmp, consumer, lines, args.seconds)
-            print(
-                f"worker, consumer={consumer:6}  sustained:      {r['sustained']:10,.0f} tx/s "
-                f"(ratio to plain faust agent {r['sustained'] / plain:.2f})\n"
-                f"    {r['sustained_batches']}"
-            )
-            for share in (0.5, 0.9):
-                q = r[share]
+            if not args.rates:
                 print(
-                    f"  at {int(share * 100)}% ({q['rate']:,.0f} tx/s, {q['decided']:,}/"
+                    f"worker, consumer={consumer:6}  sustained:      {r['sustained']:10,.0f} "
+                    f"tx/s (ratio to plain faust agent {r['sustained'] / plain:.2f})\n"
+                    f"    {r['sustained_batches']}"
+                )
+            else:
+                print(f"worker, consumer={consumer}")
+            for label in r["rates"].values():
+                q = r[label]
+                print(
+                    f"  at {label} ({q['rate']:,.0f} tx/s, {q['decided']:,}/"
                     f"{q['sent']:,} decided): end-to-end latency p50 {q['p50']:.1f} ms, "
                     f"p99 {q['p99']:.1f} ms, p99.9 {q['p999']:.1f} ms (load average "
                     f"{q['load']:.1f})\n    {q['batches']}"
@@ -454,6 +524,19 @@ if __name__ == "__main__":
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="worker.max_wait_ms")
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy record each worker run (collapsed stacks)"
+    )
+    parser.add_argument(
+        "--core",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="only the processing core without Kafka, at these batch sizes",
+    )
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        help="only the latency runs, at these tx/s (no plain agent, no sustained rate)",
     )
     args = parser.parse_args()
     main()

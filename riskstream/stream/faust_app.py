@@ -24,8 +24,9 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import faust
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
@@ -41,6 +42,8 @@ from riskstream.stream.worker import InRecord, Outputs, WorkerCore, WorkerEngine
 __all__ = ["EXIT_AGENT_FAILED", "BatchProducer", "WorkerRuntime", "create_app", "prepare_topics"]
 
 log = logging.getLogger("riskstream.worker")
+
+T = TypeVar("T")
 
 EXIT_AGENT_FAILED = 70
 """Exit status of a worker whose agent failed (EX_SOFTWARE)."""
@@ -109,6 +112,24 @@ class WorkerRuntime:
         self.failed: str | None = None
         self.app: faust.App | None = None
         self.lag_source: Any = None  # the direct consumer, when it is the one reading
+        self.executor: ThreadPoolExecutor | None = None  # the scoring thread (direct consumer)
+
+    async def in_core(self, fn: Callable[..., T], *args: Any) -> T:
+        """Call into the core: on the scoring thread when there is one, else inline.
+
+        The direct consumer scores on a thread of its own, so that the event loop keeps
+        fetching, producing, committing and heartbeating while a batch is scored (most of
+        which waits on Redis or runs in numpy and numba); one thread, so core calls (batches,
+        labels, trims) never overlap. A call always runs to its end: its effects are written.
+        """
+        if self.executor is None:
+            return fn(*args)
+        future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await future
+            raise
 
     async def checkpoint(self, events: Sequence[Any]) -> None:
         """Process one micro-batch of transaction events, produce, and return (see the doc)."""
@@ -132,9 +153,9 @@ class WorkerRuntime:
         try:
             out = Outputs()
             if kind == "labels":
-                self.core.add_labels(records, out)
+                await self.in_core(self.core.add_labels, records, out)
             else:
-                self.core.add_sms_replies(records, out)
+                await self.in_core(self.core.add_sms_replies, records, out)
             if len(out):
                 await self._produce(out, time.monotonic_ns())
         except asyncio.CancelledError:
@@ -203,16 +224,18 @@ class DirectConsumer:
     when traffic is thin.
 
     Same checkpoint, pipelined by one batch: a batch is processed (profiles and stored outputs
-    written) right after its fetch, with no await in between, and its delivery (produce, await
-    the acks, then mark its offsets committable, after the previous batch's delivery) starts at
-    once as a task; the next batch is fetched and processed while it runs. At most ``_DEPTH``
-    deliveries are in flight. Committable offsets are committed (and the stored outputs below
+    written) on the scoring thread (`WorkerRuntime.in_core`; the event loop keeps fetching,
+    producing and heartbeating meanwhile), and its delivery (produce, await the acks, then mark
+    its offsets committable, after the previous batch's delivery) starts at once as a task; the
+    next batch is fetched and processed while it runs. At most ``_DEPTH`` deliveries are in
+    flight. Committable offsets are committed (and the stored outputs below
     them trimmed, one pipelined exchange) every ``commit_interval_s`` (by a delivery, or by
     the loop when the stream is idle), and always before partitions move: the rebalance listener
-    waits for every delivery in flight and commits, so the next owner starts after the last
-    batch processed here. A commit refused all the same is logged and the consumer re-seeks to
-    the committed offsets: the new owner, or this worker, replays the batch, which the
-    checkpoint makes harmless. Labels and SMS replies stay with faust's agents.
+    waits until the batch being scored has its delivery (``handoff``), then for every delivery
+    in flight, and commits, so the next owner starts after the last batch processed here. A
+    commit refused all the same is logged and the consumer re-seeks to the committed offsets:
+    the new owner, or this worker, replays the batch, which the checkpoint makes harmless.
+    Labels and SMS replies stay with faust's agents.
     """
 
     _DEPTH = 2
@@ -228,6 +251,9 @@ class DirectConsumer:
         self._draining = 0
         self._committable: dict[Any, int] = {}  # produced, not yet committed: tp -> next offset
         self._committed_at = time.monotonic()
+        self.handoff = asyncio.Event()  # clear while fetched records wait for their delivery
+        self.handoff.set()
+        self._trim: asyncio.Future | None = None
 
     async def drain(self) -> None:
         """Wait until every delivery in flight has produced and committed (or failed)."""
@@ -261,6 +287,7 @@ class DirectConsumer:
         self._consumer = consumer
         consumer.subscribe([s.transactions], listener=_Rebalance(runtime, self))
         runtime.lag_source = consumer
+        runtime.executor = ThreadPoolExecutor(1, thread_name_prefix="riskstream-score")
         wait_ms = max(1, int(s.max_wait_ms))
         try:
             while not runtime.stopping:
@@ -287,27 +314,35 @@ class DirectConsumer:
                     await self._commit(consumer)  # what was produced is committed in time
                 if not fetched or self._reseek:
                     continue
-                # from here to the delivery task: no await, so no rebalance in between
-                records = [
-                    InRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
-                    for messages in fetched.values()
-                    for m in messages
-                ]
-                commit = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
-                ingest_ns = time.monotonic_ns()
+                # from here until its delivery is in flight, a revocation waits (handoff)
+                self.handoff.clear()
                 try:
-                    outputs = runtime.core.process(records, ingest_ns)
+                    records = [
+                        InRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+                        for messages in fetched.values()
+                        for m in messages
+                    ]
+                    commit = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
+                    ingest_ns = time.monotonic_ns()
+                    outputs = await runtime.in_core(runtime.core.process, records, ingest_ns)
+                    previous = self._inflight[-1] if self._inflight else None
+                    self._inflight.append(
+                        asyncio.ensure_future(
+                            self._deliver(consumer, outputs, commit, ingest_ns, previous)
+                        )
+                    )
+                except asyncio.CancelledError:
+                    raise
                 except Exception as exc:  # the stream boundary: crash loudly, commit nothing
                     runtime.fail(exc)
-                previous = self._inflight[-1] if self._inflight else None
-                self._inflight.append(
-                    asyncio.ensure_future(
-                        self._deliver(consumer, outputs, commit, ingest_ns, previous)
-                    )
-                )
+                finally:
+                    self.handoff.set()
         finally:
             await self.drain()  # stopping or cancelled: the batches processed still commit
             await consumer.stop()
+            if self._trim is not None:
+                await self._trim
+            runtime.executor.shutdown(wait=True)
             self.done.set()
 
     async def _deliver(
@@ -357,8 +392,14 @@ class DirectConsumer:
             log.warning("commit refused (rebalance); the batches will be replayed: %r", exc)
             self._reseek = True
             return
+        if self._trim is None or self._trim.done():  # else the next commit trims below it
+            below = {(tp.topic, tp.partition): o for tp, o in offsets.items()}
+            self._trim = asyncio.ensure_future(self._trim_below(below))
+
+    async def _trim_below(self, below: Mapping[tuple[str, int], int]) -> None:
+        """Forget the stored outputs below committed offsets (on the scoring thread)."""
         try:
-            self.runtime.core.trim_many({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+            await self.runtime.in_core(self.runtime.core.trim_many, below)
         except Exception as exc:
             log.warning("trimming stored outputs failed: %r", exc)
 
@@ -371,6 +412,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.direct = direct
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.direct.handoff.wait()  # records being scored get their delivery first
         await self.direct.drain()  # their commits go in while the partitions are still ours
 
     async def on_partitions_assigned(self, assigned: Any) -> None:

@@ -44,10 +44,11 @@ from riskstream.decisions import DECISION_CODES, DECISION_NAMES
 from riskstream.engine import DecisionBatch, Engine
 from riskstream.errors import ConfigError
 from riskstream.features.stage import LabelBatch
+from riskstream.replay._format import format_decisions, scratch_size
 from riskstream.stream.decode import Decoder, parse_event_times
 from riskstream.stream.emitted import EmittedStore
 from riskstream.stream.metrics import WorkerMetrics
-from riskstream.stream.records import decision_lines, sms_task_records
+from riskstream.stream.records import sms_task_records
 
 __all__ = [
     "InRecord",
@@ -290,6 +291,7 @@ class WorkerCore:
             DECISION_CODES[d] for d in (alerts.get("decisions") or _NO_ALERTS)
         )
         self.alerts_topic = settings.alerts
+        self._scratch = np.empty(0, dtype=np.uint8)  # reused by the decision formatter
         self.label_feed = StreamLabelFeed()
         engine.labels = self.label_feed
         self.partitions: dict[str, int] = {}
@@ -338,7 +340,11 @@ class WorkerCore:
     ) -> None:
         n = len(db)
         db.latency_us = np.full(n, (time.monotonic_ns() - db.batch.ingest_ns) // 1000, np.int64)
-        lines = decision_lines(db)
+        if len(self._scratch) < scratch_size(db):
+            self._scratch = np.empty(scratch_size(db), dtype=np.uint8)
+        buf, starts = format_decisions(db, self._scratch)  # the bytes of decision_lines
+        block = buf.tobytes()
+        bounds = starts.tolist()
         index = db.batch.offset.tolist()
         tx_ids = db.batch.tx_id.tolist()
         rs, snap = db.ruleset_hash, db.model_snapshot
@@ -355,7 +361,7 @@ class WorkerCore:
             special |= set(np.flatnonzero(replayed).tolist())
         for i in range(n):
             rec = records[index[i]]
-            line = b'{"decision_id":"' + ids[i] + b'",' + lines[i][1:]
+            line = b'{"decision_id":"%b",%b' % (ids[i], block[bounds[i] + 1 : bounds[i + 1]])
             if i not in special:  # the common case: a decision and nothing else
                 rows = fresh.get((rec.topic, rec.partition))
                 if rows is None:
