@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from collections import Counter
@@ -29,6 +30,11 @@ from riskstream.replay.driver import replay_history
 from riskstream.replay.inputs import concat_batches, read_history, to_arrow
 from riskstream.simulate import simulate
 from riskstream.stream.labels import read_labels
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _timed(obj: Any, name: str, label: str, times: Counter) -> None:
@@ -72,19 +78,22 @@ def replay_once(
 ) -> tuple[dict, Counter, str]:
     times: Counter = Counter()
     engine = _engine(_config(model), labels, times)
+    cpu = _cpu()
     started = time.perf_counter()
     history = read_history(path)
     times["input: open + validate"] += time.perf_counter() - started
     summary, _ = replay_history(history, out, engine)
     wall = time.perf_counter() - started
+    cpu = _cpu() - cpu
     stages = summary.stage_seconds
     times["input: open + validate"] += stages["input"]
     engine_parts = sum(v for k, v in times.items() if k.startswith("engine:"))
-    times["engine: other (label cuts, frames, glue)"] = stages["engine"] - engine_parts
+    times["engine: other (label slicing, frames, glue)"] = stages["engine"] - engine_parts
     times["outputs: alerts, SMS tasks, counts, dead letters"] = stages["outputs"]
     times["decision writer thread (overlaps)"] = stages["write (thread)"]
     report = summary.to_json_dict()
     report["wall"] = wall
+    report["cpu"] = cpu
     return report, times, engine.model_snapshot
 
 
@@ -92,6 +101,8 @@ def show(name: str, report: dict, times: Counter, model: str) -> None:
     n = report["lines_in"]
     wall = report["wall"]
     print(f"{name}: {n:,} tx in {wall:.2f} s = {n / wall:,.0f} tx/s  (model {model[:40]})")
+    cpu = report["cpu"]
+    print(f"  CPU {cpu:.2f} s (all threads) = {n / cpu:,.0f} tx per CPU-second")
     serial = sum(v for k, v in times.items() if "overlaps" not in k)
     for label, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
         share = f"{100 * seconds / serial:5.1f}%" if "overlaps" not in label else "  par."
@@ -116,7 +127,9 @@ def main() -> None:
         replay_once(warm, Path(tmp) / "warm-out", None, args.model)
         parquet = data / "transactions.parquet"
         pq.write_table(to_arrow(concat_batches(list(read_history(jsonl).chunks))), parquet)
-        print(f"nproc: {os.cpu_count()}; input {jsonl.stat().st_size / 1e6:,.0f} MB JSON lines, "
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"nproc: {os.cpu_count()}, load average {load}; "
+              f"input {jsonl.stat().st_size / 1e6:,.0f} MB JSON lines, "
               f"{parquet.stat().st_size / 1e6:,.0f} MB Parquet")  # fmt: skip
         runs = [("parquet", parquet, None), ("jsonl", jsonl, None)]
         if args.labels:
