@@ -158,6 +158,7 @@ class Engine:
         self.labels = labels if labels is not None else LabelFeed.empty()
         self._seen_tx_ids: set[str] = set()
         self._watermark = np.iinfo(np.int64).min
+        self._last_snapshot = ""
 
     @property
     def ruleset_hash(self) -> str:
@@ -165,7 +166,8 @@ class Engine:
 
     @property
     def model_snapshot(self) -> str:
-        return self.model.snapshot_id
+        """The model snapshot of the latest decision (the stage's current one before any)."""
+        return self._last_snapshot or self.model.snapshot_id
 
     def poll_rules(self) -> bool:
         """Swap in the rule file's new content if it changed and compiles (between batches).
@@ -207,6 +209,7 @@ class Engine:
             replayed=np.asarray(self.features.last_replayed, dtype=bool),
         )
         runs = scores.snapshots or ((0, self.model.snapshot_id),)
+        self._last_snapshot = runs[-1][1]
         if len(runs) == 1:
             whole.model_snapshot = runs[0][1]
             return ScoreResult([whole], dead)
