@@ -372,16 +372,18 @@ def main() -> None:
         prefix = "bench" + uuid.uuid4().hex[:6]
         old_store = baseline_store(args.baseline) if args.baseline else None
 
-        def section(title: str, **options: object) -> None:
-            """One Redis configuration; with --baseline, in turns with the baseline's."""
+        def section(title: str, tag: str, **options: object) -> None:
+            """One Redis configuration; with --baseline, in turns with the baseline's. Each
+            store gets a key prefix of its own (a store takes the key layout recorded under
+            its prefix)."""
             if old_store is None:
-                redis_section(title, lambda: RedisStore(url, prefix=prefix, **options))
+                redis_section(title, lambda: RedisStore(url, prefix=prefix + tag, **options))
                 return
             old_title = f"  the same with the store of git revision {args.baseline} (baseline)"
             results = bench_stores(
                 {
-                    old_title: lambda: old_store(url, prefix=prefix, **options),
-                    title: lambda: RedisStore(url, prefix=prefix, **options),
+                    old_title: lambda: old_store(url, prefix=prefix + tag + "b", **options),
+                    title: lambda: RedisStore(url, prefix=prefix + tag, **options),
                 },
                 batches,
                 args.repeats,
@@ -396,13 +398,20 @@ def main() -> None:
                 f"server cpu {new_first.server_cpu / old_first.server_cpu:.2f})"
             )
 
-        section(f"Redis on loopback ({url}), single writer, record cache on (the default)")
+        section(f"Redis on loopback ({url}), single writer, record cache on (the default)", "d")
         section(
-            "Redis on loopback, single writer, record cache on, write-behind", write_behind=True
+            "Redis on loopback, single writer, record cache on, write-behind",
+            "w",
+            write_behind=True,
+        )
+        section(
+            "Redis on loopback, optimistic concurrency (the worker's mode: WATCH, no cache)",
+            "o",
+            concurrency="optimistic",
         )
         redis_section(
             "Redis on loopback, single writer, no cache: every profile read from Redis",
-            lambda: RedisStore(url, prefix=prefix, cache_entries=0),
+            lambda: RedisStore(url, prefix=prefix + "n", cache_entries=0),
         )
     finally:
         if server is not None:
