@@ -287,7 +287,7 @@ class DirectConsumer:
         self._consumer = consumer
         consumer.subscribe([s.transactions], listener=_Rebalance(runtime, self))
         runtime.lag_source = consumer
-        runtime.executor = ThreadPoolExecutor(1, thread_name_prefix="riskstream-score")
+        executor = runtime.executor = ThreadPoolExecutor(1, thread_name_prefix="riskstream-score")
         wait_ms = max(1, int(s.max_wait_ms))
         try:
             while not runtime.stopping:
@@ -342,7 +342,8 @@ class DirectConsumer:
             await consumer.stop()
             if self._trim is not None:
                 await self._trim
-            runtime.executor.shutdown(wait=True)
+            executor.shutdown(wait=True)  # no await: nothing runs in between
+            runtime.executor = None  # labels arriving during the shutdown are queued inline
             self.done.set()
 
     async def _deliver(
