@@ -169,6 +169,12 @@ class Engine:
         """The model snapshot of the latest decision (the stage's current one before any)."""
         return self._last_snapshot or self.model.snapshot_id
 
+    def flush(self) -> None:
+        """Wait until the profile store acknowledged every write (a write-behind store); raise
+        `riskstream.errors.StoreError` if one failed. Drivers call it before they report a
+        run done or commit input offsets."""
+        self.features.flush()
+
     def poll_rules(self) -> bool:
         """Swap in the rule file's new content if it changed and compiles (between batches).
 

@@ -525,7 +525,8 @@ def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> F
     """The feature stage the Engine uses, as ``config["features"]`` asks.
 
     Keys (all optional): ``store`` (URL, default ``memory://``), ``key_prefix`` (``rs``),
-    ``buckets`` (hash-tag buckets; 1 for one Redis, 16 for a cluster), ``concurrency``
+    ``buckets`` (hash-tag buckets; unset: the layout recorded under the prefix, else 1 for one
+    Redis with a single writer and 16 for a cluster or optimistic concurrency), ``concurrency``
     (``single_writer`` for one Redis, ``optimistic`` for a cluster), ``cache_entries``
     (500,000 with a single writer), ``write_behind`` (false), ``socket_timeout_s`` (5),
     ``label_horizon_days`` (90), ``max_attempts`` (8).

@@ -151,6 +151,7 @@ def replay_history(
                 dead_file.writelines(dead_letter_lines(rest))
                 summary.dead_letters.update(d.reason for d in rest)
             t3 = time.perf_counter()
+            engine.flush()
             sink.close()
             stages["outputs"] += time.perf_counter() - t3
             stages["write (thread)"] = sink.seconds

@@ -136,6 +136,7 @@ def run_embedded(
             _process(lines, decoder, engine, outputs, summary, sink)
             if on_progress is not None:
                 on_progress(sum(map(len, lines.lines)) + len(lines.lines))
+        engine.flush()
         sink.close()
         summary.alerts, summary.sms_tasks = sink.alerted, sink.tasks
     summary.seconds = time.perf_counter() - started
