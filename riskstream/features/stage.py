@@ -15,6 +15,8 @@ state and nothing was updated; a worker re-emits the stored decision for them.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -205,7 +207,7 @@ class FeatureStage:
         final: _Result | None = None
         done = {kind: np.zeros(len(it), dtype=bool) for kind, it in requests.items()}
         ref_rows: np.ndarray | None = None
-        for _attempt in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
             session = self.store.read(requests)
             try:
                 result = _run_kernels(prep, session.records)
@@ -227,6 +229,7 @@ class FeatureStage:
             except WriteConflict as conflict:
                 self.stats["conflicts"] += 1
                 final = _merge(final, result, prep, conflict.committed, done)
+                _back_off(attempt)
                 continue
             except BaseException:
                 self.store.release(session)
@@ -301,7 +304,7 @@ class FeatureStage:
         matched = np.not_equal(merchants, None) | np.not_equal(devices, None)
         self.stats["labels_unmatched"] += int((~matched).sum())
         requests = {"merchant": intern(merchants), "device": intern(devices)}
-        for _attempt in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
             session = self.store.read(requests)
             try:
                 touched = {}
@@ -312,6 +315,7 @@ class FeatureStage:
                 self.store.write(session, touched)
             except WriteConflict:
                 self.stats["conflicts"] += 1
+                _back_off(attempt)
                 continue
             except BaseException:
                 self.store.release(session)
@@ -331,6 +335,15 @@ class FeatureStage:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+_JITTER = random.Random()  # wall-clock pacing only: never touches a decision
+
+
+def _back_off(attempt: int) -> None:
+    """Sleep a random 0 .. 2^attempt ms (at most 64) before retrying a conflicted write, so
+    two workers that keep updating the same hot profiles stop colliding in lockstep."""
+    time.sleep(_JITTER.uniform(0.0, min(2.0**attempt, 64.0)) / 1000.0)
 
 
 def _prepare(batch: TxBatch, labels: _LabelRefs | None) -> _Prepared:
