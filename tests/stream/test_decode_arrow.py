@@ -91,6 +91,8 @@ _MUTATIONS: dict[str, object] = {
     "minus_zero_amount": lambda b: b.replace(b'"amount":', b'"amount":-0,"was":', 1),
     "minus_zero_lat": lambda b: b[:-1] + b',"lat":-0,"lon":-0.0}',
     "escaped_duplicate_key": lambda b: b[:-1] + b',"curr\\u0065ncy":"USD"}',
+    "inner_newline": lambda b: b.replace(b',"currency"', b',\n"currency"', 1),
+    "two_objects_over_lines": lambda b: b + b"\n" + b,
     "bool_amount": lambda b: b.replace(b'"amount":', b'"amount":true,"was":', 1),
     "null_timestamp": lambda b: b.replace(b'"timestamp":', b'"timestamp":null,"was":', 1),
 }
