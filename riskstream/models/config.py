@@ -32,18 +32,20 @@ model:
     categories: null        # null = DEFAULT_CATEGORIES present in the catalog; {name: [values]}
     use_anomaly: true       # the anomaly rank is one more input of the learner
     refit_every: 12h
-    negative_after: 3d      # an unlabelled transaction this old counts as genuine
+    negative_after: 30d     # an unlabelled transaction this old counts as genuine (while
+                            # the history is shorter than twice this: half the history)
     ttl: 60d                # rows kept for labels at most this long ...
     max_rows: 1000000       # ... and at most this many (about 0.5 kB each with 90 features;
                             # a label for a row that left is lost, and counted)
-    max_negatives: 50000
+    max_negatives: 20000    # implicit negatives per refit (evenly spaced, re-weighted)
     positive_weight: 10     # or "balanced"
     min_positives: 20
     trust: 50               # positives at which the learner has half the risk
-    n_trees: 200            # gradient-boosted trees (riskstream.models.gbdt)
-    max_depth: 6
+    n_trees: 300            # gradient-boosted oblivious trees (riskstream.models.gbdt)
+    max_depth: 7
     learning_rate: 0.05
-    subsample: 0.5
+    top_rate: 0.1           # GOSS: each tree sees the 10 % of rows with the largest gradients
+    subsample: 0.1          # ... and this share of the others (top_rate 0: of all the rows)
     colsample: 0.5
     max_bins: 64
     l2: 1.0
@@ -255,14 +257,15 @@ def build_online_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> On
             )
         else:
             model = GradientBoostedTrees(
-                n_trees=int(learner_cfg.get("n_trees", 200)),
-                max_depth=int(learner_cfg.get("max_depth", 6)),
+                n_trees=int(learner_cfg.get("n_trees", 300)),
+                max_depth=int(learner_cfg.get("max_depth", 7)),
                 learning_rate=float(learner_cfg.get("learning_rate", 0.05)),
                 max_bins=int(learner_cfg.get("max_bins", 64)),
                 l2=float(learner_cfg.get("l2", 1.0)),
                 min_child_weight=float(learner_cfg.get("min_child_weight", 1.0)),
-                subsample=float(learner_cfg.get("subsample", 0.5)),
+                subsample=float(learner_cfg.get("subsample", 0.1)),
                 colsample=float(learner_cfg.get("colsample", 0.5)),
+                top_rate=float(learner_cfg.get("top_rate", 0.1)),
                 seed=int(learner_cfg.get("seed", 0)),
             )
         weight = learner_cfg.get("positive_weight", 10.0)
@@ -271,11 +274,11 @@ def build_online_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> On
             model,
             refit_every_ms=parse_duration(learner_cfg.get("refit_every", "12h"), "refit_every"),
             negative_after_ms=parse_duration(
-                learner_cfg.get("negative_after", "3d"), "negative_after"
+                learner_cfg.get("negative_after", "30d"), "negative_after"
             ),
             ttl_ms=parse_duration(learner_cfg.get("ttl", "60d"), "ttl"),
             max_rows=int(learner_cfg.get("max_rows", 1_000_000)),
-            max_negatives=int(learner_cfg.get("max_negatives", 50_000)),
+            max_negatives=int(learner_cfg.get("max_negatives", 20_000)),
             positive_weight=weight if weight == "balanced" else float(weight),
             min_positives=int(learner_cfg.get("min_positives", 20)),
         )

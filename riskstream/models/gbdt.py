@@ -85,9 +85,11 @@ def _bin_kernel(X, sorted_columns, edges, n_edges, codes):
 def _node_histogram(codes, rows, begin, end, grad, hess, columns, out):
     """Sum gradient and hessian per (feature, bin) over the rows `rows[begin:end]`.
 
-    Only the features in `columns` are summed (the others stay 0 and never split).
+    Only the features in `columns` are summed (the others are left as they were: nothing
+    reads them).
     """
-    out[:] = 0.0
+    for f in columns:
+        out[f] = 0.0
     for j in range(begin, end):
         r = rows[j]
         g = grad[r]
@@ -130,12 +132,18 @@ def _level_split(hist, n_level, n_edges, columns, l2, min_child_weight, min_gain
             for b in range(1, n_codes + 1):
                 g_tot += hist[k, f, b, 0]
                 h_tot += hist[k, f, b, 1]
-            if h_tot < 2 * min_child_weight:
+            if h_tot < 2 * min_child_weight or h_tot + l2 <= 0.0:
                 continue
             parent = g_tot * g_tot / (h_tot + l2)
             g_left = 0.0
             h_left = 0.0
+            gain_right = 0.0  # the gains of the last rule, missing values right / left
+            gain_left = 0.0
             for s in range(1, n_codes):  # s = n_codes would send every value left
+                if hist[k, f, s, 1] == 0.0 and s > 1:  # an empty bin: the same sides as before
+                    gains[f, s, 0] += gain_right
+                    gains[f, s, 1] += gain_left
+                    continue
                 g_left += hist[k, f, s, 0]
                 h_left += hist[k, f, s, 1]
                 for missing_left in range(2):
@@ -143,9 +151,19 @@ def _level_split(hist, n_level, n_edges, columns, l2, min_child_weight, min_gain
                     hl = h_left + h_miss * missing_left
                     gr = g_tot - gl
                     hr = h_tot - hl
-                    if hl < min_child_weight or hr < min_child_weight:
-                        continue
-                    gains[f, s, missing_left] += gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent
+                    gain = 0.0
+                    if (
+                        hl >= min_child_weight
+                        and hr >= min_child_weight
+                        and hl + l2 > 0.0  # an empty side and no penalty: no rule
+                        and hr + l2 > 0.0
+                    ):
+                        gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent
+                    if missing_left:
+                        gain_left = gain
+                    else:
+                        gain_right = gain
+                    gains[f, s, missing_left] += gain
     best_gain = min_gain
     best_f = -1
     best_s = 0
@@ -176,6 +194,7 @@ def _fit_kernel(
     min_gain,
     subsample,
     colsample,
+    top_rate,
     seed,
     base,
     feature,
@@ -187,11 +206,13 @@ def _fit_kernel(
     (n_trees, max_depth)) and `value` (shape (n_trees, 2**max_depth)).
 
     Each tree is grown on a random share `subsample` of the rows and `colsample` of the
-    features (drawn from a splitmix64 stream seeded by `seed`). The rows of a node are a
-    contiguous range of `rows` (partitioned in place at each split, stably). A node's
-    histogram is summed over its rows only for the root and for the smaller child of a split;
-    the larger child's is the parent's minus the smaller one's. When no rule gains at some
-    level, the remaining levels send everything left (threshold +inf). Leaf values come from
+    features (drawn from a splitmix64 stream seeded by `seed`); with `top_rate` > 0 the rows
+    are drawn as in GOSS: the share `top_rate` with the largest gradients, and of the others
+    a share `subsample`, their gradients amplified to stand for all of them. The rows of a
+    node are a contiguous range of `rows` (partitioned in place at each split, stably). A
+    node's histogram is summed over its rows only for the root and for the smaller child of
+    a split; the larger child's is the parent's minus the smaller one's. When no rule gains
+    at some level, the remaining levels send everything left (threshold +inf). Leaf values come from
     the sampled rows; every row's raw score is then updated through the tree.
     """
     n_rows, n_features = codes.shape
@@ -205,25 +226,44 @@ def _fit_kernel(
     begin = np.zeros(n_nodes, dtype=np.int64)
     end = np.zeros(n_nodes, dtype=np.int64)
     split = np.zeros(max(max_depth, 1), dtype=np.int64)
+    # Histograms of a level's nodes, and of the next level's (the two buffers swap roles).
     hist = np.zeros((2 ** max(max_depth - 1, 0), n_features, max_codes, 2))
-    child_hist = np.zeros((2 ** max(max_depth - 1, 0) * 2, n_features, max_codes, 2))
+    child_hist = np.zeros_like(hist)
     gains = np.zeros((n_features, max_codes, 2))
     state = np.uint64(seed)
     n_columns = max(1, round(colsample * n_features))
     columns = np.arange(n_features)
     first_leaf = 2**max_depth - 1
+    magnitude = np.empty(n_rows)
     for t in range(n_trees):
-        n_sampled = 0
         for i in range(n_rows):
             p = 1.0 / (1.0 + np.exp(-raw[i]))
             grad[i] = weight[i] * (p - y[i])
             hess[i] = max(weight[i] * p * (1.0 - p), 1e-16)
-            if subsample < 1.0:
-                state, u = _next_random(state)
-                if u >= subsample:
-                    continue
-            rows[n_sampled] = i
-            n_sampled += 1
+        n_sampled = 0
+        if top_rate > 0.0:  # GOSS: the rows with the largest gradients, and a share of the rest
+            magnitude[:] = np.abs(grad)
+            n_top = min(max(int(top_rate * n_rows), 1), n_rows)
+            cut = np.partition(magnitude, n_rows - n_top)[n_rows - n_top]
+            keep_rest = subsample  # the probability of keeping one of the others
+            amplify = 1.0 / keep_rest
+            for i in range(n_rows):
+                if np.abs(grad[i]) < cut:
+                    state, u = _next_random(state)
+                    if u >= keep_rest:
+                        continue
+                    grad[i] *= amplify
+                    hess[i] *= amplify
+                rows[n_sampled] = i
+                n_sampled += 1
+        else:
+            for i in range(n_rows):
+                if subsample < 1.0:
+                    state, u = _next_random(state)
+                    if u >= subsample:
+                        continue
+                rows[n_sampled] = i
+                n_sampled += 1
         if n_columns < n_features:  # a partial Fisher-Yates shuffle picks the columns
             for k in range(n_columns):
                 state, u = _next_random(state)
@@ -292,9 +332,10 @@ def _fit_kernel(
                         chosen,
                         child_hist[small],
                     )
-                    child_hist[large] = hist[k] - child_hist[small]
+                    for col in chosen:  # the larger child's is the parent's minus the smaller's
+                        child_hist[large, col] = hist[k, col] - child_hist[small, col]
             if growing and depth + 1 < max_depth:
-                hist[: 2 * n_level] = child_hist[: 2 * n_level]
+                hist, child_hist = child_hist, hist
         for leaf in range(2**max_depth):
             node = first_leaf + leaf
             g = 0.0
@@ -302,7 +343,7 @@ def _fit_kernel(
             for j in range(begin[node], end[node]):
                 g += grad[rows[j]]
                 h += hess[rows[j]]
-            value[t, leaf] = -learning_rate * g / (h + l2)
+            value[t, leaf] = -learning_rate * g / (h + l2) if h + l2 > 0.0 else 0.0
         for i in range(n_rows):
             leaf = 0
             for depth in range(max_depth):
@@ -376,6 +417,12 @@ class GradientBoostedTrees:
     subsample, colsample
         Share of the rows and of the features each tree is grown on (stochastic gradient
         boosting: faster, and often better on noisy labels).
+    top_rate
+        With `top_rate` > 0, rows are sampled as in LightGBM's GOSS: every tree sees the share
+        `top_rate` of the rows with the largest gradients (the hard ones: positives, and
+        negatives that look like them) and a share `subsample` of the others, whose gradients
+        are amplified to stand for all. On rare-event data most rows are easy negatives, so
+        this keeps nearly all the information for a fraction of the cost.
     seed
         Seed of the row and feature sampling (a splitmix64 stream: same seed, same trees).
 
@@ -405,6 +452,7 @@ class GradientBoostedTrees:
         NeurIPS 30 (histogram-based split finding).
     [^4]: Prokhorenkova, L. et al., 2018. CatBoost: unbiased boosting with categorical
         features. NeurIPS 31 (oblivious trees).
+    [^5]: Ke et al. (LightGBM, above): gradient-based one-side sampling (GOSS).
 
     """
 
@@ -419,6 +467,7 @@ class GradientBoostedTrees:
         min_gain: float = 0.0,
         subsample: float = 1.0,
         colsample: float = 1.0,
+        top_rate: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.n_trees = n_trees
@@ -430,6 +479,7 @@ class GradientBoostedTrees:
         self.min_gain = min_gain
         self.subsample = subsample
         self.colsample = colsample
+        self.top_rate = top_rate
         self.seed = seed
         self._check_params()
         self._n_features = 0
@@ -450,6 +500,9 @@ class GradientBoostedTrees:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:
                 raise ModelError(f"{name} must be in (0, 1], got {value!r}")
+        rate = self.top_rate
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate < 1:
+            raise ModelError(f"top_rate must be in [0, 1), got {rate!r}")
         for name in ("learning_rate", "l2", "min_child_weight", "min_gain"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
@@ -512,6 +565,7 @@ class GradientBoostedTrees:
             float(self.min_gain),
             float(self.subsample),
             float(self.colsample),
+            float(self.top_rate),
             int(self.seed),
             self._base,
             self._feature,
@@ -525,8 +579,9 @@ class GradientBoostedTrees:
     # ------------------------------------------------------------------ predicting
 
     def _as_rows(self, X: np.ndarray, fitting: bool = False) -> np.ndarray:
-        try:
-            X32 = np.ascontiguousarray(X, dtype=np.float32)
+        try:  # values beyond float32's range become +-inf: the outermost bins
+            with np.errstate(over="ignore"):
+                X32 = np.ascontiguousarray(X, dtype=np.float32)
         except (TypeError, ValueError) as exc:
             raise ModelError(f"X must be a 2-D array of numbers: {exc}") from None
         if X32.ndim != 2 or (not fitting and self._fitted and X32.shape[1] != self._n_features):
@@ -561,6 +616,7 @@ class GradientBoostedTrees:
             "min_gain": self.min_gain,
             "subsample": self.subsample,
             "colsample": self.colsample,
+            "top_rate": self.top_rate,
             "seed": self.seed,
         }
 
@@ -598,6 +654,7 @@ class GradientBoostedTrees:
                 min_gain=float(state["min_gain"]),
                 subsample=float(state["subsample"]),
                 colsample=float(state["colsample"]),
+                top_rate=float(state["top_rate"]),
                 seed=int(state["seed"]),
             )
             self._fitted = bool(state["fitted"])

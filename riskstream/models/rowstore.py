@@ -27,6 +27,7 @@ class TrainingRows:
     positives: np.ndarray
     labelled_negatives: np.ndarray
     implicit_negatives: np.ndarray
+    n_unlabelled: int
 
 
 class RowStore:
@@ -129,7 +130,8 @@ class RowStore:
             n = self.max_rows
         self._make_room(n)
         at = slice(self._end, self._end + n)
-        self._X[at] = X
+        with np.errstate(over="ignore"):  # beyond float32's range: +-inf, as the model sees it
+            self._X[at] = X
         self._ts[at] = ts
         self._label[at] = UNLABELLED
         self._label_time[at] = 0
@@ -252,6 +254,7 @@ class RowStore:
             positives=positions[known & (label == 1)],
             labelled_negatives=positions[known & (label == 0)],
             implicit_negatives=positions[~known & old_enough],
+            n_unlabelled=int((~known).sum()),
         )
 
     def rows(self, positions: np.ndarray) -> np.ndarray:

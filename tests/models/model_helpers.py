@@ -60,6 +60,8 @@ def make_stream(
     frame: dict[str, np.ndarray] = {"tx_id": np.array([f"t{seed}_{i}" for i in range(n)], object)}
     for name in CATALOG:
         ftype = CATALOG.type_of(name)
+        if name in frame:  # tx_id
+            continue
         if ftype is FeatureType.TIME:
             frame[name] = ts
         elif ftype is FeatureType.BOOL:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 from model_helpers import DAY, small
 
 from riskstream.config import load_config
@@ -23,20 +21,15 @@ from riskstream.stream.labels import read_labels
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models-sim")
     simulate(300, 12, 5, out / "run")
-    data = yaml.safe_load(
-        resources.files("riskstream.data").joinpath("features.yaml").read_text("utf-8")
-    )
-    if not any(item["name"] == "tx_id" for item in data["features"]):
-        data["features"].insert(0, {"name": "tx_id", "type": "string", "entity": "tx"})
-    (out / "catalog.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     return out
 
 
 def run(sim: Path, model: dict, labels: LabelFeed, batch_size: int = 512) -> dict[str, Any]:
-    """Replay the simulated stream; per row: ids, time, decision score, model outputs, frame."""
-    config = load_config(model=model)
-    config["features"]["catalog"] = str(sim / "catalog.yaml")
-    engine = Engine(config, labels)
+    """Replay the simulated stream; per row: ids, time, decision score, model outputs, frame.
+
+    The shipped config and catalog, but for the model section.
+    """
+    engine = Engine(load_config(model=model), labels)
     stage = engine.model
     frames: list[dict[str, np.ndarray]] = []
     risks: list[np.ndarray] = []
@@ -97,6 +90,18 @@ def test_the_default_risk_alerts_a_steady_share_of_genuine_payments(sim) -> None
     # About 1.5 % of genuine payments reach 0.03 (a dozen a day here: Poisson noise included).
     shares = np.array([(rows["risk"][(day == d) & genuine] >= 0.03).mean() for d in range(3, 12)])
     assert shares.min() > 0 and shares.max() < 3 * shares.min() and shares.max() < 0.05, shares
+
+
+def test_the_shipped_config_learns_from_the_labels(sim) -> None:
+    """The default config is the online stage, and its learner learns (the catalog has tx_id)."""
+    assert load_config()["model"]["kind"] == "online"
+    rows = run(sim, {}, labels(sim))
+    stage = rows["stage"]
+    assert isinstance(stage, OnlineModelStage) and stage.learner is not None
+    assert stage.learner.refits > 0 and stage.learner.store.labels_missed == 0
+    assert "+fb:" in rows["snap"][-1]
+    late = rows["ts"] >= rows["ts"].min() + 11 * DAY
+    assert not np.isnan(rows["p"][late]).any() and np.isfinite(rows["anomaly"][late]).all()
 
 
 def test_future_labels_never_change_past_decisions(sim) -> None:

@@ -60,6 +60,23 @@ def test_cold_start_and_implicit_negatives() -> None:
     assert learner.store.timestamps(rows.implicit_negatives).max() <= 54 * HOUR
 
 
+def test_while_the_history_is_short_its_older_half_counts_as_genuine() -> None:
+    """negative_after 30 days on 2 days of rows: unlabelled rows 1 day old count as genuine."""
+    X, fraud, ts = stream()
+    tx = ids(len(X))
+    learner = small_learner(negative_after_ms=30 * 24 * HOUR)
+    assert learner.negative_age(10 * HOUR) == 30 * 24 * HOUR  # nothing seen yet
+    learner.observe(tx, ts, X)
+    first = int(ts.min())
+    assert learner.negative_age(first + 48 * HOUR) == 24 * HOUR
+    assert learner.negative_age(first + 90 * 24 * HOUR) == 30 * 24 * HOUR
+    learner.apply_labels(tx[fraud], np.ones(fraud.sum(), bool), ts[fraud])
+    assert learner.update(now=first + 48 * HOUR)
+    p = learner.predict(X)
+    assert fraud.mean() / 2 < p.mean() < 2 * fraud.mean()  # the older half stands for all
+    assert np.median(p[fraud]) > 20 * np.median(p[~fraud])
+
+
 def test_class_weight_correction_keeps_probabilities_calibrated() -> None:
     X, fraud, ts = stream(8000, seed=1)
     tx = ids(len(X))
