@@ -16,7 +16,8 @@ each on two training sets: the learner's (an unlabelled transaction counts as ge
 is as old as the learner requires at that time) and the textbook one (every transaction
 before the test week, unlabelled = genuine).
 
-Run: ``.venv/bin/python bench/bench_detection.py [--customers 2000 --days 60 --seed 7]``
+Run: ``.venv/bin/python bench/bench_detection.py [--customers 2000 --days 60 --seeds 7 8 9]``
+(one table per simulated bank, then the mean average precision over them and the verdict)
 (``--model YAML`` merges into the model section for experiments: the figures are then not
 the default configuration's, and the header says so.)
 """
@@ -80,8 +81,8 @@ def replay(
 
     model_score = stage.score
 
-    def score_and_keep(frame: Mapping[str, np.ndarray]) -> Any:
-        scores = model_score(frame)
+    def score_and_keep(frame: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
+        scores = model_score(frame, **kwargs)
         keep(risk=scores.risk)
         if encoder is not None:
             keep(X=encoder.encode(frame).astype(np.float32))
@@ -203,21 +204,55 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     parser.add_argument("--test-days", type=int, default=7)
-    parser.add_argument("--sim", type=Path, default=None, help="reuse a simulation directory")
+    parser.add_argument(
+        "--sims", type=Path, default=None, help="keep (or reuse) the simulations in DIR/seed-N"
+    )
     parser.add_argument("--model", default=None, help="YAML merged into the config's model")
     args = parser.parse_args()
 
     print(
-        f"bench_detection: {args.customers} customers x {args.days} days, seed {args.seed}, "
-        f"nproc {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
+        f"bench_detection: {args.customers} customers x {args.days} days, seeds "
+        f"{' '.join(map(str, args.seeds))}, nproc {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
+    per_seed = [bench_one(args, seed) for seed in args.seeds]
+    if len(per_seed) > 1:
+        summarize(per_seed, args.seeds)
+
+
+def summarize(per_seed: list[dict[str, dict[str, float]]], seeds: list[int]) -> None:
+    """Average precision and ROC AUC per simulated bank, their means, and the verdict."""
+    print(f"\nsummary over {len(seeds)} simulated banks (seeds {' '.join(map(str, seeds))})")
+    header = " ".join(f"{'AP ' + str(s):>8s}" for s in seeds)
+    print(f"  {'scorer':45s} {header} {'mean AP':>8s} {'mean AUC':>8s}")
+    for name in per_seed[0]:
+        aps = [figures[name]["ap"] for figures in per_seed]
+        aucs = [figures[name]["auc"] for figures in per_seed]
+        cells = " ".join(f"{v:8.4f}" for v in aps)
+        print(f"  {name:45s} {cells} {np.mean(aps):8.4f} {np.mean(aucs):8.4f}")
+    mean_ap = {name: np.mean([f[name]["ap"] for f in per_seed]) for name in per_seed[0]}
+    engine = mean_ap[ENGINE_RISK]
+    for kind in ("logistic regression", "random forest", "hist gradient boosting"):
+        best = max(v for k, v in mean_ap.items() if k.startswith(f"offline: {kind}"))
+        verdict = "beats" if engine > best else "does NOT beat"
+        print(
+            f"  engine model risk (mean AP {engine:.4f}) {verdict} the better {kind} "
+            f"(mean AP {best:.4f})"
+        )
+
+
+ENGINE_RISK = "engine: model risk"
+
+
+def bench_one(args: argparse.Namespace, seed: int) -> dict[str, dict[str, float]]:
+    """One simulated bank: replay, baselines, the table; returns the figures per scorer."""
+    print(f"\nseed {seed}")
     with tempfile.TemporaryDirectory(prefix="bench-detection-") as tmp:
-        work = Path(tmp)
-        sim_dir = args.sim or work / "sim"
-        if args.sim is None:
-            simulate(args.customers, args.days, args.seed, sim_dir)
+        sim_dir = (args.sims or Path(tmp)) / f"seed-{seed}"
+        if not (sim_dir / "manifest.json").exists():
+            simulate(args.customers, args.days, seed, sim_dir)
         manifest = orjson.loads((sim_dir / "manifest.json").read_bytes())
         truth = read_truth(sim_dir)
         rows, engine, engine_cpu = replay(sim_dir, truth, args.model)
@@ -252,7 +287,7 @@ def main() -> None:
     y, d, c, e = y_all[test], day[test], rows["card"][test], eur[test]
     table = {
         "engine: decision score (rules + risk)": rows["score"][test],
-        "engine: model risk": rows["risk"][test],
+        ENGINE_RISK: rows["risk"][test],
         "  fraud probability (learner)": rows["fraud_probability"][test],
         "  anomaly score (HST)": rows["anomaly"][test],
     }
@@ -284,8 +319,9 @@ def main() -> None:
         f"  {'scorer':45s} {'ROC AUC':>8s} {'avg prec':>8s} {'card P@100':>10s} "
         f"{'caught@0.5%':>11s} {'EUR caught':>11s}"
     )
+    figures = {}
     for name, score in table.items():
-        m = metrics(y, score, d, c, e)
+        m = figures[name] = metrics(y, score, d, c, e)
         print(
             f"  {name:45s} {m['auc']:8.4f} {m['ap']:8.4f} {m['cp100']:10.4f} "
             f"{m['caught']:11.1%} {m['caught_eur']:11,.0f}"
@@ -318,6 +354,7 @@ def main() -> None:
             for kind in sorted(set(types.tolist()) - {""})
         }
         print(f"    {name:5s} " + ", ".join(f"{k} {v:.0%}" for k, v in recalls.items()))
+    return figures
 
 
 if __name__ == "__main__":

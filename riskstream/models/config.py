@@ -32,6 +32,8 @@ model:
     categories: null        # null = DEFAULT_CATEGORIES present in the catalog; {name: [values]}
     use_anomaly: true       # the anomaly rank is one more input of the learner
     refit_every: 12h
+    refit_delay: 1h         # a refit grows on a background thread; its model is deployed this
+                            # much event time after its data cut (0: inline, at once)
     negative_after: 30d     # an unlabelled transaction this old counts as genuine (while
                             # the history is shorter than twice this: half the history)
     ttl: 60d                # rows kept for labels at most this long ...
@@ -269,10 +271,17 @@ def build_online_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> On
                 seed=int(learner_cfg.get("seed", 0)),
             )
         weight = learner_cfg.get("positive_weight", 10.0)
+        refit_every = parse_duration(learner_cfg.get("refit_every", "12h"), "refit_every")
+        refit_delay = parse_duration(learner_cfg.get("refit_delay", "1h"), "refit_delay")
+        if refit_delay > refit_every:
+            raise ConfigError(
+                f"model: learner.refit_delay ({refit_delay} ms) must not exceed refit_every "
+                f"({refit_every} ms): a refit is deployed before the next one starts"
+            )
         learner = FeedbackLearner(
             len(names),
             model,
-            refit_every_ms=parse_duration(learner_cfg.get("refit_every", "12h"), "refit_every"),
+            refit_every_ms=refit_every,
             negative_after_ms=parse_duration(
                 learner_cfg.get("negative_after", "30d"), "negative_after"
             ),
@@ -281,6 +290,7 @@ def build_online_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> On
             max_negatives=int(learner_cfg.get("max_negatives", 20_000)),
             positive_weight=weight if weight == "balanced" else float(weight),
             min_positives=int(learner_cfg.get("min_positives", 20)),
+            refit_delay_ms=refit_delay,
         )
     return OnlineModelStage(
         anomaly_encoder,

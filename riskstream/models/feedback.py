@@ -22,7 +22,13 @@ Why a periodically refitted tree ensemble (measured in ``bench/bench_detection.p
   as in LightGBM's GOSS, on the 10 % of rows with the largest gradients (the positives and the
   negatives that look like them) plus a tenth of the others: as good as all the rows here
   (average precision within the run-to-run spread of the bench), for a fraction of the cost.
-  The refit runs inside the micro-batch that crosses the boundary, so that batch waits for it.
+* The refit stays off the scoring path: the rows and labels known at the refit time `B` are
+  copied, the trees grow on a background thread (the numba kernels release the GIL), and the
+  new model is deployed at the first `update` at or after `B + refit_delay` (1 h) of event
+  time, waiting for the thread only if it has not finished by then. What is learnt and when
+  it is deployed depend on event time only, so a replay deploys the same models at the same
+  rows however fast it runs. ``refit_delay`` 0 refits inline, inside the micro-batch that
+  crosses the boundary.
 
 Measured on the simulator (``bench/bench_detection.py``, three simulated banks): the refitted
 trees match or beat scikit-learn's random forest, histogram gradient boosting and logistic
@@ -53,7 +59,9 @@ arriving later turns the row into a positive at the next refit.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -104,6 +112,10 @@ class FeedbackLearner:
         Weight of a positive (a number, or ``"balanced"``).
     min_positives
         Least positives before a first model is learnt.
+    refit_delay_ms
+        Event time between a refit's data cut (its boundary) and the deployment of its model;
+        the trees grow on a background thread meanwhile. 0: refit inline, deployed at once.
+        At most `refit_every_ms`.
 
     Examples
     --------
@@ -148,6 +160,7 @@ class FeedbackLearner:
         max_negatives: int = 20_000,
         positive_weight: float | str = 10.0,
         min_positives: int = 20,
+        refit_delay_ms: int = 0,
     ) -> None:
         self.n_features = int(n_features)
         self.model = model if model is not None else GradientBoostedTrees()
@@ -158,8 +171,14 @@ class FeedbackLearner:
         self.max_negatives = int(max_negatives)
         self.positive_weight = positive_weight
         self.min_positives = int(min_positives)
+        self.refit_delay_ms = int(refit_delay_ms)
         if self.refit_every_ms <= 0 or self.negative_after_ms < 0 or self.max_negatives < 1:
             raise ModelError("need refit_every_ms > 0, negative_after_ms >= 0, max_negatives >= 1")
+        if not 0 <= self.refit_delay_ms <= self.refit_every_ms:
+            raise ModelError(
+                f"refit_delay_ms must be in [0, refit_every_ms = {self.refit_every_ms}], "
+                f"got {self.refit_delay_ms}"
+            )
         if positive_weight != "balanced" and not (
             isinstance(positive_weight, int | float) and positive_weight > 0
         ):
@@ -171,6 +190,7 @@ class FeedbackLearner:
         self._n_positives = 0
         self._next_refit: int | None = None
         self._first_seen: int | None = None  # event time of the first row observed
+        self._pending: _PendingFit | None = None  # a refit growing, not deployed yet
         self.refits = 0
 
     # ------------------------------------------------------------------ data in
@@ -200,23 +220,67 @@ class FeedbackLearner:
         return min(self.negative_after_ms, max(now - self._first_seen, 0) // 2)
 
     def update(self, now: int) -> bool:
-        """Learn what is known at event time `now`; True if the model changed."""
+        """Learn what is known at event time `now`; True if the model changed.
+
+        A refitted model changes when a refit started at least `refit_delay_ms` earlier is
+        deployed (with no delay: the refit started now).
+        """
         self.store.evict(now)
         if self.incremental:
             return self._learn_new(now)
+        changed = self._deploy_due(now)
         if self._next_refit is None:
             self._next_refit = (now // self.refit_every_ms) * self.refit_every_ms
         if now < self._next_refit:
-            return False
+            return changed
         self._next_refit = (now // self.refit_every_ms + 1) * self.refit_every_ms
-        return self._refit(now)
+        if self._start_refit(now) and self.refit_delay_ms == 0:
+            changed = self._deploy_due(now) or changed
+        return changed
 
-    def _refit(self, now: int) -> bool:
+    @property
+    def refit_pending(self) -> bool:
+        """Whether a refit has started and its model is not deployed yet."""
+        return self._pending is not None
+
+    def _deploy_due(self, now: int) -> bool:
+        pending = self._pending
+        if pending is None or now < pending.deploy_at:
+            return False
+        self._pending = None
+        self._current = pending.result()
+        self._shift = pending.shift
+        self._n_positives = pending.n_positives
+        self.refits += 1
+        return True
+
+    def _start_refit(self, now: int) -> bool:
+        """Cut the training data known at `now` and grow a model from it (False: too few
+        positives). The thread gets copies, so the store may change while it runs."""
+        data = self._training_data(now)
+        if data is None:
+            return False
+        X, y, w, w_pos = data
+        params = self.model.get_params()
+
+        def grow() -> GradientBoostedTrees:
+            return GradientBoostedTrees(**params).fit(X, y, w)
+
+        self._pending = _PendingFit(
+            deploy_at=now + self.refit_delay_ms,
+            shift=math.log(w_pos),
+            n_positives=int(y.sum()),
+            task=grow,
+            background=self.refit_delay_ms > 0,
+        )
+        return True
+
+    def _training_data(self, now: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
         store = self.store
         rows = store.training_rows(now, self.negative_age(now))
         positives = rows.positives
         if len(positives) < self.min_positives:
-            return False
+            return None
         negatives = rows.implicit_negatives
         keep = max(self.max_negatives - len(rows.labelled_negatives), 1)
         if len(negatives) > keep:
@@ -232,12 +296,7 @@ class FeedbackLearner:
         w[len(positives) + len(rows.labelled_negatives) :] = neg_weight
         w_pos = self._positive_weight(len(positives), float(w[len(positives) :].sum()))
         w[: len(positives)] = w_pos
-        fitted = GradientBoostedTrees(**self.model.get_params()).fit(store.rows(order), y, w)
-        self._current = fitted
-        self._shift = math.log(w_pos)
-        self._n_positives = len(positives)
-        self.refits += 1
-        return True
+        return store.rows(order), y, w, w_pos
 
     def _positive_weight(self, n_pos: int, negative_weight: float) -> float:
         if self.positive_weight == "balanced":
@@ -307,6 +366,40 @@ class FeedbackLearner:
             self.model = model
         self._shift = shift
         self._n_positives = n_pos
+
+
+@dataclass
+class _PendingFit:
+    """A refit between its data cut and its deployment (growing on a thread, or not yet run)."""
+
+    deploy_at: int
+    shift: float
+    n_positives: int
+    task: Callable[[], GradientBoostedTrees]
+    background: bool
+    _outcome: list[Any] = field(default_factory=list)
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if self.background:
+            self._thread = threading.Thread(target=self._run, name="riskstream-refit", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._outcome.append(self.task())
+        except BaseException as exc:  # re-raised where the model is deployed
+            self._outcome.append(exc)
+
+    def result(self) -> GradientBoostedTrees:
+        """The grown model (waits for the thread; runs the task here if it had none)."""
+        if self._thread is None:
+            return self.task()
+        self._thread.join()
+        outcome = self._outcome[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
 
 def _predict(model: Any, shift: float, X: np.ndarray) -> np.ndarray:

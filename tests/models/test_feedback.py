@@ -115,6 +115,33 @@ def test_refits_happen_at_their_cadence() -> None:
     assert learner.refits == 3
 
 
+def test_a_delayed_refit_learns_at_its_cut_and_deploys_after_the_delay() -> None:
+    """A refit cut at 48 h with a 2 h delay: the model of 48 h's data, deployed at 50 h.
+
+    Labels and rows that arrive between the cut and the deployment are not in it (the trees
+    grow on a thread from a copy), so it predicts exactly as an inline refit at 48 h does.
+    """
+    X, fraud, ts = stream()
+    tx = ids(len(X))
+    inline = small_learner(refit_every_ms=6 * HOUR)
+    delayed = small_learner(refit_every_ms=6 * HOUR, refit_delay_ms=2 * HOUR)
+    for learner in (inline, delayed):
+        learner.observe(tx[:3000], ts[:3000], X[:3000])
+        labelled = np.flatnonzero(fraud[:3000])
+        learner.apply_labels(tx[labelled], np.ones(len(labelled), bool), ts[labelled])
+    assert inline.update(now=48 * HOUR) is True
+    assert delayed.update(now=48 * HOUR) is False and delayed.refit_pending
+    assert np.isnan(delayed.predict(X[:5])).all()  # nothing deployed yet: cold start
+    # What comes after the cut does not reach the growing model.
+    late = np.flatnonzero(fraud[3000:]) + 3000
+    delayed.observe(tx[3000:], ts[3000:], X[3000:])
+    delayed.apply_labels(tx[late], np.ones(len(late), bool), ts[late])
+    assert delayed.update(now=49 * HOUR) is False  # before its deployment time
+    assert delayed.update(now=50 * HOUR) is True and not delayed.refit_pending
+    assert np.array_equal(delayed.predict(X), inline.predict(X))
+    assert delayed.n_positives == inline.n_positives and delayed.refits == 1
+
+
 def test_incremental_river_learner() -> None:
     X, fraud, ts = stream()
     tx = ids(len(X))
@@ -155,3 +182,5 @@ def test_bad_parameters() -> None:
         small_learner(positive_weight=-1)
     with pytest.raises(ModelError, match="refit_every_ms"):
         small_learner(refit_every_ms=0)
+    with pytest.raises(ModelError, match="refit_delay_ms"):
+        small_learner(refit_delay_ms=2 * HOUR)  # longer than refit_every_ms
