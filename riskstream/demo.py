@@ -10,9 +10,11 @@ import argparse
 import shutil
 from pathlib import Path
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
+from riskstream.alerts.tasks import parse_time
 from riskstream.config import load_config
 from riskstream.engine import Engine
 from riskstream.simulate import simulate
@@ -133,6 +135,57 @@ def _print_example_task(console: Console, results: Path) -> None:
         f"  labels: {reply.store}/sms_labels.jsonl (feed back with --labels); "
         f"deny list: {reply.store}/card_blocks.jsonl"
     )
+    _print_follow_up(console, results.parent / "data" / "transactions.jsonl", reply.store)
+
+
+def _print_follow_up(console: Console, transactions: Path, store: Path) -> None:
+    """The blocked card's next payment, scored with the deny list: the NO reply now blocks."""
+    blocks = store / "card_blocks.jsonl"
+    entries = [orjson.loads(x) for x in blocks.read_bytes().splitlines()] if blocks.exists() else []
+    if not entries:
+        return
+    block = entries[0]
+    records = _valid_records(transactions)
+    card = next((r.get("card_id") for r in records if r.get("tx_id") == block["tx_id"]), None)
+    blocked_at = parse_time(block["blocked_at"])
+    later = [r for r in records if card and r.get("card_id") == card and _epoch_ms(r) >= blocked_at]
+    if not later:
+        return
+    follow_up = store.parent / "follow-up"
+    follow_up.mkdir(exist_ok=True)
+    source = follow_up / "next_payment.jsonl"
+    source.write_bytes(orjson.dumps(later[0]) + b"\n")
+    config = load_config()
+    config["alerts"]["deny_list"] = str(store)
+    for name in ("contacts", "merchants"):  # the bank's, beside the simulated input
+        config["alerts"]["sms"][name] = str(transactions.parent / f"{name}.jsonl")
+    run_embedded(source, str(follow_up / "run"), Engine(config), 0)
+    decided = orjson.loads((follow_up / "run" / "decisions.jsonl").read_bytes().splitlines()[0])
+    console.print(
+        f"the card's next payment ({decided['tx_id']}, {decided['event_time']}), scored with "
+        f"the deny list: {decided['decision']} by {decided['rule_hits']}",
+        markup=False,
+    )
+    console.print(
+        f"  $ riskstream run --input {source} --out {follow_up / 'run'} --deny-list {store}",
+        markup=False,
+    )
+
+
+def _valid_records(path: Path) -> list[dict]:
+    """The JSON objects of a transaction file (the demo's malformed lines left out)."""
+    records = []
+    for line in path.read_bytes().splitlines():
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    return [r for r in records if isinstance(r, dict)]
+
+
+def _epoch_ms(record: dict) -> int:
+    stamp = record.get("timestamp")
+    return int(stamp) if isinstance(stamp, int | float) else parse_time(str(stamp))
 
 
 if __name__ == "__main__":

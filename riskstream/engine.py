@@ -12,6 +12,11 @@ fold each one in just before the first row that may see it, and the model hands 
 learner before each snapshot rotation inside the batch (the only time the learner changes).
 Every stage runs once per batch; a batch whose rows used two model snapshots comes back as
 two `DecisionBatch` parts, one per snapshot id.
+
+A deny list (``alerts.deny_list``: the cards blocked and customers held by NO replies to SMS
+challenges) sets the frame's ``card.blocked`` and ``customer.held`` for rows at or after each
+entry's ``blocked_at`` in event time; the shipped rules block on them. It is read when the
+Engine is built and again at each `refresh_deny_list` (a service's timer).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from riskstream import __version__
+from riskstream.alerts.denylist import DenyList
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.config import load_config
 from riskstream.features.catalog import FeatureCatalog
@@ -156,6 +162,8 @@ class Engine:
         )
         self.policy = DecisionPolicy.from_config(self.config["policy"])
         self.labels = labels if labels is not None else LabelFeed.empty()
+        self.deny_list: DenyList | None = None
+        self.refresh_deny_list()
         self._seen_tx_ids: set[str] = set()
         self._watermark = np.iinfo(np.int64).min
         self._last_snapshot = ""
@@ -174,6 +182,25 @@ class Engine:
         `riskstream.errors.StoreError` if one failed. Drivers call it before they report a
         run done or commit input offsets."""
         self.features.flush()
+
+    def refresh_deny_list(self) -> int:
+        """(Re-)read the deny list named by ``alerts.deny_list``; its number of entries."""
+        alerts = self.config.get("alerts") or {}
+        spec = alerts.get("deny_list")
+        if not spec:
+            return 0
+        prefix = (alerts.get("sms") or {}).get("redis_prefix", "rs:{sms}:")
+        self.deny_list = DenyList.open(spec, redis_prefix=prefix)
+        return len(self.deny_list)
+
+    def _apply_deny_list(self, batch: TxBatch, frame: dict[str, np.ndarray]) -> None:
+        deny = self.deny_list
+        if deny is None or not len(deny):
+            return
+        if "card.blocked" in frame:
+            frame["card.blocked"] = deny.blocked_cards(batch.card_id, batch.timestamp)
+        if "customer.held" in frame:
+            frame["customer.held"] = deny.held_customers(batch.customer_id, batch.timestamp)
 
     def poll_rules(self) -> bool:
         """Swap in the rule file's new content if it changed and compiles (between batches).
@@ -199,6 +226,7 @@ class Engine:
         self._watermark = int(watermarks[-1])
         labels = self._due_labels(watermarks)
         frame = self.features.compute(batch, labels=labels)
+        self._apply_deny_list(batch, frame)
         scores = self.model.score(frame, labels=labels)
         self.model.learn(frame)
         result = self.rules.evaluate(frame, len(batch))

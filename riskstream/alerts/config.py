@@ -81,6 +81,7 @@ class AlertsConfig:
     sinks: tuple[Mapping[str, Any], ...] = ({"kind": "file", "path": "alerts.jsonl"},)
     sms: SmsConfig = field(default_factory=SmsConfig)
     callback: CallbackConfig = field(default_factory=CallbackConfig)
+    deny_list: str | None = None  # read by the Engine (riskstream.alerts.denylist)
 
     @property
     def alert_codes(self) -> frozenset[int]:

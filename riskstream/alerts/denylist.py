@@ -32,6 +32,7 @@ import orjson
 
 from riskstream.alerts.store import TaskStore
 from riskstream.alerts.tasks import card_hash, parse_time
+from riskstream.errors import AlertError
 
 __all__ = ["DenyList"]
 
@@ -68,6 +69,36 @@ class DenyList:
     @classmethod
     def from_store(cls, store: TaskStore) -> DenyList:
         return cls(store.blocks())
+
+    @classmethod
+    def open(cls, spec: str | Path, redis_prefix: str = "rs:{sms}:") -> DenyList:
+        """The deny list at ``spec``: a ``card_blocks.jsonl`` file, a task-store directory
+        (its ``card_blocks.jsonl``; none yet: empty) or a Redis task store (``redis://...``).
+
+        Read only: a directory store is read without taking its lock, so a running `run` or
+        `sms reply` may keep writing it.
+        """
+        text = str(spec)
+        if text.startswith(("redis://", "rediss://", "unix://")):
+            from riskstream.alerts.redis_store import RedisTaskStore
+
+            store = RedisTaskStore(text, prefix=redis_prefix)
+            try:
+                return cls.from_store(store)
+            finally:
+                store.close()
+        path = Path(text)
+        if path.is_dir():
+            path = path / "card_blocks.jsonl"
+            if not path.exists():
+                return cls([])
+        try:
+            return cls.load(path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # orjson's errors: ValueError
+            raise AlertError(
+                f"deny list {path}: {exc!r}; expected the card_blocks.jsonl that "
+                "`riskstream sms reply` writes"
+            ) from None
 
     def __len__(self) -> int:
         return len(self.cards) + len(self.customers)

@@ -100,7 +100,8 @@ DEFAULT_ANOMALY_FEATURES: dict[str, str] = {
 }
 #: Catalog numbers the learner does not read by default: raw coordinates say where, not how
 #: unusual; the event time itself is not a behaviour.
-LEARNER_EXCLUDED = frozenset({"timestamp", "lat", "lon"})
+#: Not learnt from: raw time and place, and deny-list facts (rules block on those outright).
+LEARNER_EXCLUDED = frozenset({"timestamp", "lat", "lon", "card.blocked", "customer.held"})
 #: String columns one-hot encoded for the learner by default.
 DEFAULT_CATEGORIES: dict[str, list[str]] = {
     "channel": ["pos", "ecom", "atm", "transfer", "deposit"],

@@ -23,8 +23,18 @@ __all__ = ["run"]
 @click.option("--labels", "labels_path", type=click.Path(dir_okay=False), help="Labels file.")
 @click.option("--rules", "rules_path", type=click.Path(dir_okay=False), help="Rule file YAML.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML.")
+@click.option(
+    "--deny-list",
+    "deny_list",
+    help="Cards blocked by NO replies: card_blocks.jsonl, an SMS task-store dir or redis:// URL.",
+)
 def run(
-    source: str, out: str, labels_path: str | None, rules_path: str | None, config_path: str | None
+    source: str,
+    out: str,
+    labels_path: str | None,
+    rules_path: str | None,
+    config_path: str | None,
+    deny_list: str | None,
 ) -> None:
     """Score transactions in-process; bad lines go to the dead letters, exit code stays 0.
 
@@ -35,6 +45,8 @@ def run(
         config = load_config(config_path)
         if rules_path:
             config["rules"]["path"] = rules_path
+        if deny_list:
+            config["alerts"]["deny_list"] = deny_list
         labels, rejected = read_labels(labels_path) if labels_path else (None, [])
         engine = Engine(config, labels=labels)
         with progress_bar(input_size(source), "scoring") as advance:

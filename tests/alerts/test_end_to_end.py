@@ -127,8 +127,45 @@ def test_no_number_in_clear_anywhere(bank: Path, tmp_path: Path, gateway: FakeGa
     cards = np.array([PANS[0], PANS[1], PANS[2], None], dtype=object)
     later = np.full(4, parse_time("2026-01-05T00:00:00Z"))
     assert deny.blocked_cards(cards, later).tolist() == [True, True, False, False]
+    _later_payments_on_denied_cards_are_blocked(out, tmp_path, a, b, log)
 
     _assert_masked(out, [log, tmp_path / "callback.log"], contacts, gateway)
+
+
+def _later_payments_on_denied_cards_are_blocked(
+    out: Path, tmp_path: Path, a: str, b: str, log: Path
+) -> None:
+    """`run --deny-list` with the replies' store: from its block time on, an ordinary payment
+    on a denied card is blocked by the shipped rule; before it, and on other cards, it is not."""
+    blocks = (out / "card_blocks.jsonl").read_bytes().splitlines()
+    blocked_at = min(orjson.loads(line)["blocked_at"] for line in blocks)
+    follow = [
+        ("before", a, PANS[0], "2026-01-01T08:00:00Z"),
+        ("after-0", a, PANS[0], "2026-01-06T10:00:00Z"),
+        ("after-1", a, PANS[1], "2026-01-06T10:05:00Z"),
+        ("other-card", b, PANS[2], "2026-01-06T10:10:00Z"),
+    ]
+    assert follow[0][3] < blocked_at < follow[1][3]
+    source = tmp_path / "follow.jsonl"
+    source.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {"tx_id": tx, "customer_id": customer, "amount": 25.0, "currency": "EUR",
+                 "card_id": card, "timestamp": at, "merchant_id": "me000001", "channel": "pos"}
+            ) + b"\n"
+            for tx, customer, card, at in follow
+        )
+    )  # fmt: skip
+    run2 = tmp_path / "run2"
+    cli("run", "--input", str(source), "--out", str(run2), "--deny-list", str(out), log=log)
+    decided = {
+        d["tx_id"]: d
+        for d in map(orjson.loads, (run2 / "decisions.jsonl").read_bytes().splitlines())
+    }
+    hit = {tx: "sms_denied_card" in d["rule_hits"] for tx, d in decided.items()}
+    assert hit == {"before": False, "after-0": True, "after-1": True, "other-card": False}
+    assert decided["after-0"]["decision"] == decided["after-1"]["decision"] == "block"
+    assert decided["after-0"]["features"]["card.blocked"] is True
 
 
 def _callback_reply(out: Path, contacts: list[dict], customer: str, log: Path) -> None:
