@@ -19,12 +19,14 @@ Steps 1-2 run for both transaction consumers (``worker.consumer: faust``, the ag
 ``stream.take_events``, and ``direct``, aiokafka's batch fetch inside the faust app).
 
 Also: the processing core alone (``--core 100 500 2000``: `WorkerCore.process` with Redis
-profiles and stored outputs, no Kafka, per batch size), and latency runs at fixed rates only
-(``--rates 2500 4000``), to compare two versions at the same load.
+profiles and stored outputs, no Kafka, per batch size: wall time, and CPU time of the worker
+thread and of redis-server per transaction, which hold up better on a shared machine), and
+latency runs at fixed rates only (``--rates 2500 4000``), to compare two versions at the same
+load. ``--model KIND`` sets ``model.kind`` (default: the shipped config's).
 
 Usage: .venv/bin/python bench/bench_worker.py [--backlog 150000] [--seconds 15]
        [--consumers faust direct] [--profile DIR]  (py-spy collapsed stacks of each run)
-       [--rates R ...] [--core N ...]
+       [--rates R ...] [--core N ...] [--core-tx 6000] [--model online|heuristic]
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import redis
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +155,7 @@ def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
     topics |= {"labels": f"{name}-labels", "sms_replies": f"{name}-sms_replies"}
     config = {
         "features": {"store": redis_url, "key_prefix": name},
+        **({"model": {"kind": args.model}} if args.model else {}),
         "worker": {
             "app_id": name,
             "topics": topics,
@@ -371,6 +375,8 @@ def run_core(redis_url: str, lines: list[bytes], sizes: list[int]) -> None:
     prefix = f"core-{uuid.uuid4().hex[:6]}"
     config = load_config()
     config["features"].update(store=redis_url, key_prefix=prefix)
+    if args.model:
+        config["model"]["kind"] = args.model
     core = WorkerCore(WorkerEngine(config), WorkerSettings(), open_emitted_store(redis_url, prefix))
     position = 0
 
@@ -386,20 +392,35 @@ def run_core(redis_url: str, lines: list[bytes], sizes: list[int]) -> None:
         return {s: core.metrics.stage.labels(stage=s)._sum.get() for s in STAGES[:3]}
 
     core.process(take(3000))  # JIT, connections
-    print(f"processing core without Kafka (load average {os.getloadavg()[0]:.1f}):")
+    server = redis.Redis.from_url(redis_url)
+    kind = config["model"]["kind"]
+    print(f"processing core without Kafka, model {kind} (load average {os.getloadavg()[0]:.1f}):")
     for n in sizes:
-        repeats = max(3, min(100, 6000 // n))
+        repeats = max(3, min(100, args.core_tx // n))
         before = stage_sums()
         times = []
+        cpu0, redis0 = time.thread_time(), _redis_cpu(server)
         for _ in range(repeats):
             batch = take(n)
             t0 = time.perf_counter()
             core.process(batch)
             times.append(time.perf_counter() - t0)
+        cpu = (time.thread_time() - cpu0) / (repeats * n)
+        redis_cpu = (_redis_cpu(server) - redis0) / (repeats * n)
         after = stage_sums()
         ms = 1000 * float(np.median(times))
         stages = ", ".join(f"{s} {1000 * (after[s] - before[s]) / repeats:.2f}" for s in STAGES[:3])
-        print(f"  {n:5d} records: {ms:7.2f} ms a batch, {1000 * ms / n:6.1f} us a tx ({stages})")
+        print(
+            f"  {n:5d} records: {ms:7.2f} ms a batch, {1000 * ms / n:6.1f} us a tx ({stages}); "
+            f"CPU us a tx: worker {1e6 * cpu:.1f}, redis-server {1e6 * redis_cpu:.1f}"
+        )
+    server.close()
+
+
+def _redis_cpu(client: object) -> float:
+    """CPU seconds redis-server has used (user + system)."""
+    info = client.info("cpu")  # type: ignore[attr-defined]
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 # --- the plain faust agent (run in a subprocess: bench_worker.py --plain ...) -----------------
@@ -481,15 +502,16 @@ def main() -> None:
     )
     lines = (tmp / "sim" / "transactions.jsonl").read_bytes().splitlines()
     ensure_redis_installed()
+    if args.core:  # no broker needed
+        with RedisServer(base_dir=tmp) as redis_server:
+            run_core(redis_server.url, lines, args.core)
+        return
     ensure_kafka_installed()
     with (
         RedisServer(base_dir=tmp) as redis_server,
         KafkaBroker(base_dir=tmp, heap="1g") as broker,
     ):
         brokers = broker.bootstrap
-        if args.core:
-            run_core(redis_server.url, lines, args.core)
-            return
         if not args.rates:
             plain = run_plain_phase(brokers, tmp, lines)
             print(f"plain faust agent (decode + forward):      {plain:10,.0f} tx/s")
@@ -532,6 +554,10 @@ if __name__ == "__main__":
         metavar="N",
         help="only the processing core without Kafka, at these batch sizes",
     )
+    parser.add_argument(
+        "--core-tx", type=int, default=6000, help="--core: transactions per batch size"
+    )
+    parser.add_argument("--model", help="model.kind for the worker (default: the shipped config's)")
     parser.add_argument(
         "--rates",
         type=float,

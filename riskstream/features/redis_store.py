@@ -317,6 +317,8 @@ class _Token:
     keys: dict[str, _KindKeys]
     groups: dict[int, dict[str, np.ndarray]]  # unit -> kind -> positions of its keys
     watched: list[int] = field(default_factory=list)  # units with a pending WATCH
+    unit_of_bucket: np.ndarray | None = None  # this batch's layout (see RedisStore._layout)
+    conn_of_unit: np.ndarray | None = None
 
 
 @dataclass
@@ -368,6 +370,10 @@ class RedisStore(ProfileStore):
         computes the next batch; a failed write surfaces as `StoreError` at the next
         `read`/`write`/`flush`. Callers that commit input offsets must call `flush` first.
     """
+
+    WATCH_KEYS_PER_CONNECTION = 150
+    """Optimistic concurrency on one Redis: about this many keys per connection and batch
+    (`_layout`)."""
 
     def __init__(
         self,
@@ -610,7 +616,29 @@ class RedisStore(ProfileStore):
     def _buckets(self, hashes: np.ndarray) -> np.ndarray:
         return ((hashes >> np.uint64(11)) % np.uint64(self.buckets)).astype(np.int64)
 
-    def _keys(self, requests: Mapping[str, Interned]) -> dict[str, _KindKeys]:
+    def _layout(self, requests: Mapping[str, Interned]) -> tuple[np.ndarray, np.ndarray]:
+        """Which transaction (unit) each bucket's keys join in this batch, and the connection
+        of each unit.
+
+        Optimistic concurrency on one Redis: one transaction per group of buckets, as few
+        groups as keep each connection's WATCH list near `WATCH_KEYS_PER_CONNECTION` keys.
+        Every connection costs a TCP exchange per round trip on both sides (~0.1 ms of CPU
+        on loopback), and Redis 7.0's WATCH costs grow with the square of the keys a
+        connection watches, so a small batch goes in one transaction on one connection and a
+        batch of 2,500 keys is spread over all ``buckets``. A cluster keeps one transaction
+        per bucket (one slot each), a single writer its one connection.
+        """
+        if not self.optimistic or self.cluster or self.buckets == 1:
+            return self._unit_of_bucket, self._conn_of_unit
+        n_keys = sum(len(req.ids) for req in requests.values())
+        groups = min(self.buckets, max(1, -(-n_keys // self.WATCH_KEYS_PER_CONNECTION)))
+        if groups == self.buckets:
+            return self._unit_of_bucket, self._conn_of_unit
+        return np.arange(self.buckets, dtype=np.int64) % groups, self._conn_of_unit[:groups]
+
+    def _keys(
+        self, requests: Mapping[str, Interned], unit_of_bucket: np.ndarray
+    ) -> dict[str, _KindKeys]:
         out = {}
         for kind in KINDS:
             req = requests.get(kind)
@@ -619,7 +647,7 @@ class RedisStore(ProfileStore):
             buckets = self._buckets(req.hashes)
             head, tail = self._heads[kind]
             buf, starts = _bulk_keys(head, tail, buckets, req.data, req.offsets, req.first)
-            out[kind] = _KindKeys(buf, starts, self._unit_of_bucket[buckets])
+            out[kind] = _KindKeys(buf, starts, unit_of_bucket[buckets])
         return out
 
     @staticmethod
@@ -643,7 +671,8 @@ class RedisStore(ProfileStore):
         return groups
 
     def _read(self, requests: Mapping[str, Interned]) -> ReadSession:
-        keys = self._keys(requests)
+        unit_of_bucket, conn_of_unit = self._layout(requests)
+        keys = self._keys(requests, unit_of_bucket)
         records: dict[str, np.ndarray] = {}
         wanted: dict[str, np.ndarray] = {}
         for kind in keys:
@@ -661,11 +690,11 @@ class RedisStore(ProfileStore):
                 for kind, idx in by_kind.items()
             )
             n = sum(len(idx) for idx in by_kind.values())
-            chunks, count = payloads.setdefault(int(self._conn_of_unit[unit]), ([], 0))
+            chunks, count = payloads.setdefault(int(conn_of_unit[unit]), ([], 0))
             if self.optimistic:
                 chunks += [_header(b"WATCH", n), blob]
             chunks += [_header(b"MGET", n), blob]
-            payloads[int(self._conn_of_unit[unit])] = (chunks, count + 1 + self.optimistic)
+            payloads[int(conn_of_unit[unit])] = (chunks, count + 1 + self.optimistic)
         replies = self._read_exchange(payloads) if payloads else {}
         cursor = {conn: 0 for conn in replies}
         values = {kind: np.full(len(idx), None, dtype=object) for kind, idx in wanted.items()}
@@ -673,12 +702,12 @@ class RedisStore(ProfileStore):
         for kind, idx in wanted.items():
             position[kind][idx] = np.arange(len(idx))
         for unit, by_kind in groups.items():
-            conn = int(self._conn_of_unit[unit])
+            conn = int(conn_of_unit[unit])
             got = replies[conn][cursor[conn] : cursor[conn] + 1 + self.optimistic]
             cursor[conn] += 1 + self.optimistic
             for reply in got:
                 if isinstance(reply, Exception):
-                    self.release_units(list(groups) if self.optimistic else [])
+                    self.release_units(list(groups) if self.optimistic else [], conn_of_unit)
                     raise StoreError(f"profile store {self.url}: read failed: {reply}")
             mget = got[-1]
             pos = 0
@@ -696,7 +725,8 @@ class RedisStore(ProfileStore):
                 records[kind] = decoded
         self.stats.reads += 1
         watched = list(groups) if self.optimistic else []
-        return ReadSession(requests, records, _Token(keys, groups, watched))
+        token = _Token(keys, groups, watched, unit_of_bucket, conn_of_unit)
+        return ReadSession(requests, records, token)
 
     def _read_exchange(
         self, payloads: Mapping[int, tuple[list[bytes], int]]
@@ -728,6 +758,10 @@ class RedisStore(ProfileStore):
         self._settle()  # write-behind: the previous write is acknowledged before the next
         token: _Token = session.token  # type: ignore[assignment]
         keys = token.keys
+        unit_of_bucket = (
+            self._unit_of_bucket if token.unit_of_bucket is None else token.unit_of_bucket
+        )
+        conn_of_unit = self._conn_of_unit if token.conn_of_unit is None else token.conn_of_unit
         per_unit: dict[int, list[bytes]] = {}
         counts: dict[int, int] = {}
         for kind, mask in changed.items():
@@ -745,11 +779,11 @@ class RedisStore(ProfileStore):
                 counts[unit] = counts.get(unit, 0) + 1
             self.stats.records_written += len(idx_all)
         if tx_refs is not None and len(tx_refs.rows):
-            self._ref_commands(tx_refs, per_unit, counts)
+            self._ref_commands(tx_refs, per_unit, counts, unit_of_bucket)
         payloads: dict[int, tuple[list[bytes], int]] = {}
         plan: dict[int, list[tuple[int, int]]] = {}  # conn -> (unit, replies) in send order
         for unit in sorted(set(token.watched) | set(per_unit)):
-            conn = int(self._conn_of_unit[unit])
+            conn = int(conn_of_unit[unit])
             chunks, count = payloads.setdefault(conn, ([], 0))
             if unit in per_unit:
                 chunks += [_MULTI, *per_unit[unit], _EXEC]
@@ -819,7 +853,11 @@ class RedisStore(ProfileStore):
         return aborted
 
     def _ref_commands(
-        self, refs: TxRefs, per_unit: dict[int, list[bytes]], counts: dict[int, int]
+        self,
+        refs: TxRefs,
+        per_unit: dict[int, list[bytes]],
+        counts: dict[int, int],
+        unit_of_bucket: np.ndarray,
     ) -> None:
         rows = refs.rows
         buckets = self._buckets(refs.tx.row_hash[rows])
@@ -832,7 +870,7 @@ class RedisStore(ProfileStore):
             if not len(part):
                 continue
             b, week = int(buckets[part[0]]), int(weeks[part[0]])
-            unit = int(self._unit_of_bucket[b])
+            unit = int(unit_of_bucket[b])
             key = self._ref_key(b, week)
             pairs = _ref_pairs(
                 rows[part],
@@ -861,12 +899,13 @@ class RedisStore(ProfileStore):
     def release(self, session: ReadSession) -> None:
         token = session.token
         if isinstance(token, _Token) and token.watched:
-            self.release_units(token.watched)
+            self.release_units(token.watched, token.conn_of_unit)
             token.watched = []
 
-    def release_units(self, units: Sequence[int]) -> None:
+    def release_units(self, units: Sequence[int], conn_of_unit: np.ndarray | None = None) -> None:
         """UNWATCH (best effort: a broken connection is simply dropped)."""
-        conns = sorted({int(self._conn_of_unit[u]) for u in units})
+        conn_of_unit = self._conn_of_unit if conn_of_unit is None else conn_of_unit
+        conns = sorted({int(conn_of_unit[u]) for u in units})
         if not conns:
             return
         with contextlib.suppress(StoreError, _TopologyChanged):
