@@ -84,6 +84,9 @@ class RunningQuantile:
         if not half_life_ms > 0 or not min_count >= 0:
             raise ModelError("half_life_ms must be > 0 and min_count >= 0")
         self._counts = np.zeros(n_bins, dtype=np.float64)
+        # Scores counted since the last decay or freeze, as exact integers: added to the
+        # decayed counts only then, so the sums do not depend on how the scores were batched.
+        self._fresh = np.zeros(n_bins, dtype=np.int64)
         self._below = np.zeros(n_bins, dtype=np.float64)  # frozen: weight below each bin
         self._frozen_counts = np.zeros(n_bins, dtype=np.float64)
         self._frozen_total = 0.0
@@ -91,7 +94,14 @@ class RunningQuantile:
     @property
     def total(self) -> float:
         """Total weight counted (decayed)."""
-        return float(self._counts.sum())
+        return float(self._folded().sum())
+
+    def _folded(self) -> np.ndarray:
+        return self._counts + self._fresh if self._fresh.any() else self._counts
+
+    def _fold(self) -> None:
+        self._counts = self._folded()
+        self._fresh[:] = 0
 
     def _bins(self, x: np.ndarray) -> np.ndarray:
         scaled = (x - self.lo) * (self.n_bins / (self.hi - self.lo))
@@ -103,15 +113,17 @@ class RunningQuantile:
         """Count the (non-NaN) scores `x`; `rank` sees them after the next `freeze`."""
         x = np.asarray(x, dtype=np.float64)
         x = x[~np.isnan(x)]
-        self._counts += np.bincount(self._bins(x), minlength=self.n_bins)
+        self._fresh += np.bincount(self._bins(x), minlength=self.n_bins)
 
     def decay(self, elapsed_ms: float) -> None:
         """Age the counts by `elapsed_ms` of event time."""
         if elapsed_ms > 0:
+            self._fold()
             self._counts *= 0.5 ** (elapsed_ms / self.half_life_ms)
 
     def freeze(self) -> None:
         """Make `rank` use the counts as they are now (a frozen snapshot of the histogram)."""
+        self._fold()
         self._set_frozen(self._counts.copy())
 
     def _set_frozen(self, frozen: np.ndarray) -> None:
@@ -147,7 +159,7 @@ class RunningQuantile:
             "hi": float(self.hi),
             "half_life_ms": float(self.half_life_ms),
             "min_count": float(self.min_count),
-            "counts": self._counts.astype("<f8"),
+            "counts": self._folded().astype("<f8"),
             "frozen_counts": self._frozen_counts.astype("<f8"),
         }
 
