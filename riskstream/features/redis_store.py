@@ -21,7 +21,10 @@ Two ways of sharing (``concurrency``):
   ~25 ms of server time.
 - ``optimistic`` (default for a cluster): one connection per bucket (16 buckets by default,
   also on one Redis, which keeps each connection's WATCH list short), ``WATCH`` of that
-  bucket's keys before the read and one transaction per bucket; ``EXEC`` answering nil means another
+  bucket's keys before the read and one transaction per bucket; on one Redis a batch's buckets
+  are grouped into as few transactions (one connection each) as keep about 150 watched keys
+  each, so a small batch is one transaction on one connection (`RedisStore._layout`).
+  ``EXEC`` answering nil means another
   writer changed a profile in between, and the store raises `WriteConflict` naming what was
   committed, so the stage reads and recomputes the rest. A failure between buckets can leave
   some buckets written and others not, which the per-profile idempotency watermark makes safe
