@@ -65,7 +65,7 @@ from riskstream.stream.localservices import (  # noqa: E402
 )
 
 PARTITIONS = 4
-STAGES = ("decode", "score", "store", "produce")
+STAGES = ("decode", "score", "outputs", "store", "produce")
 WARMUP = 4000  # records scored before a latency run (numba caches, connections)
 
 
@@ -92,7 +92,7 @@ def _metric(port: int, name: str) -> float:
 def _snapshot(port: int) -> dict[str, float]:
     """Sums and counts of the worker's stage and batch-size histograms (for per-batch means)."""
     out: dict[str, float] = {}
-    for stage in ("decode", "score", "store", "produce"):
+    for stage in STAGES:
         for part in ("sum", "count"):
             name = f'riskstream_stage_seconds_{part}{{stage="{stage}"}}'
             out[f"{stage}_{part}"] = _metric_exact(port, name)
@@ -118,7 +118,7 @@ def _per_batch(before: dict[str, float], after: dict[str, float]) -> str:
         return "no batches"
     size = (after["batch_sum"] - before["batch_sum"]) / batches
     parts = [f"{batches:,.0f} batches of {size:,.1f} records"]
-    for stage in ("decode", "score", "store", "produce"):
+    for stage in STAGES:
         n = after[f"{stage}_count"] - before[f"{stage}_count"]
         if n > 0:
             ms = 1000 * (after[f"{stage}_sum"] - before[f"{stage}_sum"]) / n
@@ -389,7 +389,7 @@ def run_core(redis_url: str, lines: list[bytes], sizes: list[int]) -> None:
         ]
 
     def stage_sums() -> dict[str, float]:
-        return {s: core.metrics.stage.labels(stage=s)._sum.get() for s in STAGES[:3]}
+        return {s: core.metrics.stage.labels(stage=s)._sum.get() for s in STAGES[:4]}
 
     core.process(take(3000))  # JIT, connections
     server = redis.Redis.from_url(redis_url)
@@ -397,6 +397,7 @@ def run_core(redis_url: str, lines: list[bytes], sizes: list[int]) -> None:
     print(f"processing core without Kafka, model {kind} (load average {os.getloadavg()[0]:.1f}):")
     for n in sizes:
         repeats = max(3, min(100, args.core_tx // n))
+        core.process(take(n))  # untimed: a first batch of a size may compile a kernel
         before = stage_sums()
         times = []
         cpu0, redis0 = time.thread_time(), _redis_cpu(server)
@@ -409,7 +410,7 @@ def run_core(redis_url: str, lines: list[bytes], sizes: list[int]) -> None:
         redis_cpu = (_redis_cpu(server) - redis0) / (repeats * n)
         after = stage_sums()
         ms = 1000 * float(np.median(times))
-        stages = ", ".join(f"{s} {1000 * (after[s] - before[s]) / repeats:.2f}" for s in STAGES[:3])
+        stages = ", ".join(f"{s} {1000 * (after[s] - before[s]) / repeats:.2f}" for s in STAGES[:4])
         print(
             f"  {n:5d} records: {ms:7.2f} ms a batch, {1000 * ms / n:6.1f} us a tx ({stages}); "
             f"CPU us a tx: worker {1e6 * cpu:.1f}, redis-server {1e6 * redis_cpu:.1f}"

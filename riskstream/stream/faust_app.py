@@ -113,6 +113,7 @@ class WorkerRuntime:
         self.app: faust.App | None = None
         self.lag_source: Any = None  # the direct consumer, when it is the one reading
         self.executor: ThreadPoolExecutor | None = None  # the scoring thread (direct consumer)
+        self.store_executor: ThreadPoolExecutor | None = None  # stored outputs (direct)
 
     async def in_core(self, fn: Callable[..., T], *args: Any) -> T:
         """Call into the core: on the scoring thread when there is one, else inline.
@@ -127,6 +128,25 @@ class WorkerRuntime:
         future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
         try:
             return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await future
+            raise
+
+    async def store(self, outputs: Outputs) -> None:
+        """Write the outputs' rows to the emitted-output store (before they are produced).
+
+        On a thread of its own when there is one (the direct consumer's), so the scoring
+        thread is not held up by the round trip; one thread, so writes keep their order.
+        """
+        if not outputs.stored:
+            return
+        if self.store_executor is None:
+            self.core.store_outputs(outputs)
+            return
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.store_executor, self.core.store_outputs, outputs)
+        try:
+            await asyncio.shield(future)
         except asyncio.CancelledError:
             await future
             raise
@@ -223,11 +243,12 @@ class DirectConsumer:
     ``max_wait_ms`` (up to ``batch_size``), so batches grow under load and shrink to one record
     when traffic is thin.
 
-    Same checkpoint, pipelined by one batch: a batch is processed (profiles and stored outputs
-    written) on the scoring thread (`WorkerRuntime.in_core`; the event loop keeps fetching,
-    producing and heartbeating meanwhile), and its delivery (produce, await the acks, then mark
-    its offsets committable, after the previous batch's delivery) starts at once as a task; the
-    next batch is fetched and processed while it runs. At most ``_DEPTH`` deliveries are in
+    Same checkpoint, pipelined by one batch: a batch is processed (profiles written, outputs
+    built) on the scoring thread (`WorkerRuntime.in_core`; the event loop keeps fetching,
+    producing and heartbeating meanwhile), and its delivery (store its outputs on the store
+    thread, produce, await the acks, then mark its offsets committable, after the previous
+    batch's delivery) starts at once as a task; the next batch is fetched and processed while
+    it runs. At most ``_DEPTH`` deliveries are in
     flight. Committable offsets are committed (and the stored outputs below
     them trimmed, one pipelined exchange) every ``commit_interval_s`` (by a delivery, or by
     the loop when the stream is idle), and always before partitions move: the rebalance listener
@@ -288,6 +309,9 @@ class DirectConsumer:
         consumer.subscribe([s.transactions], listener=_Rebalance(runtime, self))
         runtime.lag_source = consumer
         executor = runtime.executor = ThreadPoolExecutor(1, thread_name_prefix="riskstream-score")
+        stores = runtime.store_executor = ThreadPoolExecutor(
+            1, thread_name_prefix="riskstream-store"
+        )
         wait_ms = max(1, int(s.max_wait_ms))
         try:
             while not runtime.stopping:
@@ -324,7 +348,7 @@ class DirectConsumer:
                     ]
                     commit = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
                     ingest_ns = time.monotonic_ns()
-                    outputs = await runtime.in_core(runtime.core.process, records, ingest_ns)
+                    outputs = await runtime.in_core(runtime.core.process, records, ingest_ns, False)
                     previous = self._inflight[-1] if self._inflight else None
                     self._inflight.append(
                         asyncio.ensure_future(
@@ -344,6 +368,8 @@ class DirectConsumer:
                 await self._trim
             executor.shutdown(wait=True)  # no await: nothing runs in between
             runtime.executor = None  # labels arriving during the shutdown are queued inline
+            stores.shutdown(wait=True)
+            runtime.store_executor = None
             self.done.set()
 
     async def _deliver(
@@ -354,13 +380,15 @@ class DirectConsumer:
         ingest_ns: int,
         previous: asyncio.Future | None,
     ) -> None:
-        """Produce a processed batch and await the acks; then its offsets may be committed.
+        """Store a processed batch's outputs, produce them and await the acks; then its
+        offsets may be committed.
 
         Deliveries finish in batch order (each waits for the one before it); one commits what
         is committable when the last commit is ``commit_interval_s`` old, or while draining.
         """
         runtime = self.runtime
         try:
+            await runtime.store(outputs)
             await runtime._produce(outputs, ingest_ns)
             runtime._observe_lag({(tp.topic, tp.partition): o for tp, o in commit.items()})
             if previous is not None:

@@ -85,7 +85,7 @@ class WorkerMetrics:
         )
         self.stage = Histogram(
             "riskstream_stage_seconds",
-            "Time per micro-batch in each stage (decode, score, store, produce)",
+            "Time per micro-batch in each stage (decode, score, outputs, store, produce)",
             ["stage"],
             buckets=_STAGE_BUCKETS,
             registry=r,

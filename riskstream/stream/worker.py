@@ -153,6 +153,9 @@ class Outputs:
     def __init__(self) -> None:
         self.by_topic: dict[str, dict[int, list[tuple[bytes | None, bytes]]]] = {}
         self.ingest_ms: list[int] = []
+        # what the emitted-output store must hold before these are produced (see
+        # WorkerCore.process): (topic, partition) -> offset -> packed outputs
+        self.stored: dict[tuple[str, int], dict[int, bytes]] = {}
 
     def add(self, topic: str, partition: int, key: bytes | None, value: bytes) -> None:
         self.by_topic.setdefault(topic, {}).setdefault(partition, []).append((key, value))
@@ -298,8 +301,15 @@ class WorkerCore:
 
     # -- transactions ---------------------------------------------------------------------------
 
-    def process(self, records: Sequence[InRecord], ingest_ns: int | None = None) -> Outputs:
-        """Decode, score and build the outputs of ``records`` (profiles are written here)."""
+    def process(
+        self, records: Sequence[InRecord], ingest_ns: int | None = None, store: bool = True
+    ) -> Outputs:
+        """Decode, score and build the outputs of ``records`` (profiles are written here).
+
+        With ``store=False`` the new outputs are left in ``Outputs.stored`` and the caller
+        must `store_outputs` them before producing anything of them (the direct consumer
+        does it on a thread of its own, so the scoring thread goes on to the next batch).
+        """
         m = self.metrics
         ingest_ns = time.monotonic_ns() if ingest_ns is None else ingest_ns
         out = Outputs()
@@ -319,16 +329,29 @@ class WorkerCore:
         t2 = time.perf_counter()
         m.stage.labels(stage="decode").observe(t1 - t0)
         m.stage.labels(stage="score").observe(t2 - t1)
-        fresh: dict[tuple[str, int], dict[int, bytes]] = {}
         for db in result.decisions:
-            self._decisions(db, db.replayed, records, out, fresh)
+            self._decisions(db, db.replayed, records, out, out.stored)
         dead.extend(result.dead_letters)
         for letter in dead:
             self._dead_letter(letter, records[letter.offset], out)
-        self.emitted.put_many(fresh)
-        m.stage.labels(stage="store").observe(time.perf_counter() - t2)
+        m.stage.labels(stage="outputs").observe(time.perf_counter() - t2)
         m.labels_pending.set(self.label_feed.pending)
+        if store:
+            self.store_outputs(out)
         return out
+
+    def store_outputs(self, out: Outputs) -> None:
+        """Write ``out.stored`` to the emitted-output store (one round trip), then forget it.
+
+        Must return before any record of ``out`` is produced: a replay re-emits what is
+        stored. Touches only the emitted store, so it may run on another thread than
+        `process`.
+        """
+        if out.stored:
+            t0 = time.perf_counter()
+            self.emitted.put_many(out.stored)
+            out.stored = {}
+            self.metrics.stage.labels(stage="store").observe(time.perf_counter() - t0)
 
     def _decisions(
         self,

@@ -159,3 +159,16 @@ def unique_prefix() -> str:
     import uuid
 
     return f"t-{uuid.uuid4().hex[:8]}"
+
+
+def test_outputs_stored_by_the_caller_are_re_emitted_like_the_inline_ones() -> None:
+    emitted = MemoryEmittedStore()
+    core = _core(emitted=emitted)
+    records = _records(make_transactions(30, customers=4))
+    out = core.process(records, store=False)
+    assert sum(len(rows) for rows in out.stored.values()) == 30
+    assert emitted.get("transactions", 0, [r.offset for r in records]) == {}
+    core.store_outputs(out)  # before anything of out is produced
+    assert out.stored == {}
+    again = WorkerCore(core.engine, core.settings, emitted, core.metrics).process(records)
+    assert again.by_topic["decisions"] == out.by_topic["decisions"]
