@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from riskstream import __version__
-from riskstream.alerts.denylist import DenyList
+from riskstream.alerts.denylist import DENY_LIST_FEATURES, DenyList
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.config import load_config
 from riskstream.features.catalog import FeatureCatalog
@@ -197,10 +197,11 @@ class Engine:
         deny = self.deny_list
         if deny is None or not len(deny):
             return
-        if "card.blocked" in frame:
-            frame["card.blocked"] = deny.blocked_cards(batch.card_id, batch.timestamp)
-        if "customer.held" in frame:
-            frame["customer.held"] = deny.held_customers(batch.customer_id, batch.timestamp)
+        card, customer = DENY_LIST_FEATURES
+        if card in frame:
+            frame[card] = deny.blocked_cards(batch.card_id, batch.timestamp)
+        if customer in frame:
+            frame[customer] = deny.held_customers(batch.customer_id, batch.timestamp)
 
     def poll_rules(self) -> bool:
         """Swap in the rule file's new content if it changed and compiles (between batches).
