@@ -16,12 +16,13 @@ Why a periodically refitted tree ensemble (measured in ``bench/bench_detection.p
   amount; tiny amounts *in* a burst): trees find them, a linear model needs them spelt out.
   River's online forests (ARF) learn them too but cost tens of microseconds per row in Python
   and forget old, rare positives; logistic regression underfits (see the bench's baselines).
-* The refit is cheap next to a bank's stream: about half a second of numba (one core) for the
-  labelled rows and 20,000 implicit negatives of 90 features, once per ``refit_every`` (12 h)
-  of event time. Each of the 300 oblivious trees of depth 7 is grown on half the features and,
-  as in LightGBM's GOSS, on the 10 % of rows with the largest gradients (the positives and the
-  negatives that look like them) plus a tenth of the others: as good as all the rows here
-  (average precision within the run-to-run spread of the bench), for a fraction of the cost.
+* The refit is cheap next to a bank's stream: about a second of numba on one core (1.1 s in
+  ``bench/bench_detection.py``) for the labelled rows and 20,000 implicit negatives of 90
+  features, once per ``refit_every`` (12 h) of event time. Each of the 300 oblivious trees of
+  depth 7 is grown on half the features and, as in LightGBM's GOSS, on the 10 % of rows with
+  the largest gradients (the positives and the negatives that look like them) plus a tenth of
+  the others: as good as all the rows here (average precision within the run-to-run spread of
+  the bench), for a fraction of the cost.
 * The refit stays off the scoring path: the rows and labels known at the refit time `B` are
   copied, the trees grow on a background thread (the numba kernels release the GIL), and the
   new model is deployed at the first `update` at or after `B + refit_delay` (1 h) of event
