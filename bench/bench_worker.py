@@ -126,6 +126,39 @@ def _per_batch(before: dict[str, float], after: dict[str, float]) -> str:
     return parts[0] + "; ms per batch: " + ", ".join(parts[1:])
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, all its threads."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuMeter:
+    """CPU µs a transaction of the worker process and of redis-server between two points:
+    comparable between versions on a shared machine, where wall times are not."""
+
+    def __init__(self, pid: int, redis_url: str, port: int) -> None:
+        self.pid, self.port = pid, port
+        self.client = redis.Redis.from_url(redis_url)
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        records = _metric(self.port, "riskstream_records_in_total")
+        return _proc_cpu(self.pid), _redis_cpu(self.client), records
+
+    def report(self) -> str:
+        worker, server, records = self._now()
+        self.client.close()
+        n = records - self.start[2]
+        if n <= 0:
+            return "CPU: no records"
+        w = 1e6 * (worker - self.start[0]) / n
+        r = 1e6 * (server - self.start[1]) / n
+        return f"CPU µs a tx: worker {w:.1f}, redis-server {r:.1f}"
+
+
 def _profile(pid: int, name: str) -> subprocess.Popen | None:
     """py-spy record (collapsed stacks) of ``pid`` until SIGINT, when --profile is given."""
     if not args.profile:
@@ -302,8 +335,9 @@ def _sustained_phase(
         _wait_ready(port, proc)
         spy = _profile(proc.pid, f"{consumer}-sustained")
         before = _snapshot(port)
+        cpu = _CpuMeter(proc.pid, redis_url, port)
         sustained = _sustained(port, len(backlog))
-        return sustained, _per_batch(before, _snapshot(port))
+        return sustained, _per_batch(before, _snapshot(port)) + "; " + cpu.report()
     finally:
         _end_profile(spy)
         _stop(proc)
@@ -338,6 +372,7 @@ def run_worker_phase(
                 time.sleep(0.2)
             time.sleep(1.0)
             before = _snapshot(port)
+            cpu = _CpuMeter(proc.pid, redis_url, port)
             spy = _profile(proc.pid, f"{consumer}-{label.rstrip('%')}")
             _produce(brokers, f"{name}-transactions", lines[-n:], rate)
             _end_profile(spy)
@@ -345,7 +380,7 @@ def run_worker_phase(
             total = n + WARMUP
             while _metric(port, "riskstream_records_in_total") < total and time.monotonic() < end:
                 time.sleep(0.2)
-            batches = _per_batch(before, _snapshot(port))
+            batches = _per_batch(before, _snapshot(port)) + "; " + cpu.report()
         finally:
             _stop(proc)
         sent, lat = _latency(brokers, name, {orjson.loads(w)["tx_id"] for w in warm})
