@@ -130,8 +130,10 @@ def _parse_one(line: bytes, limit: int, reasons: list[str | None], i: int) -> ob
         return None
 
 
-#: Batches at least this large try the Arrow path first (below, its set-up costs more).
-ARROW_MIN_ROWS = 64
+#: Batches at least this large try the Arrow path first (below, its set-up costs more: on the
+#: 2-core development machine, per-record orjson was 5x cheaper at 64 lines, 1.8x at 500 and
+#: even at 2,000 in CPU time, bench/RESULTS.md `## bench_worker`).
+ARROW_MIN_ROWS = 2048
 _OPEN, _CLOSE = ord("{"), ord("}")
 _FLOAT_FIELDS = ("amount", "lat", "lon")
 _ARROW_SCHEMA: object = None  # built on first use: importing pyarrow costs start-up time
