@@ -374,6 +374,9 @@ class RedisStore(ProfileStore):
         `read`/`write`/`flush`. Callers that commit input offsets must call `flush` first.
     """
 
+    CONTENDED_WRITES = 100
+    """Writes after a conflict that keep one transaction per bucket (`_layout`)."""
+
     WATCH_KEYS_PER_CONNECTION = 150
     """Optimistic concurrency on one Redis: about this many keys per connection and batch
     (`_layout`)."""
@@ -417,6 +420,9 @@ class RedisStore(ProfileStore):
             raise ConfigError(f"{self.url}: a record cache needs concurrency single_writer")
         self.cache = RecordCache(cache_entries) if cache_entries else None
         self.write_behind = bool(write_behind)
+        # Writes left during which an optimistic store keeps one transaction per bucket after a
+        # conflict (see `_layout`).
+        self._contended = 0
         if self.write_behind and self.optimistic:
             raise ConfigError(f"{self.url}: write_behind needs concurrency single_writer")
         self._pending: _Pending | None = None
@@ -630,8 +636,13 @@ class RedisStore(ProfileStore):
         connection watches, so a small batch goes in one transaction on one connection and a
         batch of 2,500 keys is spread over all ``buckets``. A cluster keeps one transaction
         per bucket (one slot each), a single writer its one connection.
+
+        After a write conflict, and for the next `CONTENDED_WRITES` writes, every bucket is a
+        transaction of its own again: other writers are touching the same profiles, and a
+        conflict then redoes only the buckets they touched, not a whole group (two workers
+        sharing hot merchants conflicted on every attempt of grouped transactions).
         """
-        if not self.optimistic or self.cluster or self.buckets == 1:
+        if not self.optimistic or self.cluster or self.buckets == 1 or self._contended:
             return self._unit_of_bucket, self._conn_of_unit
         n_keys = sum(len(req.ids) for req in requests.values())
         groups = min(self.buckets, max(1, -(-n_keys // self.WATCH_KEYS_PER_CONNECTION)))
@@ -816,6 +827,7 @@ class RedisStore(ProfileStore):
             nothing = {kind: np.zeros(len(m), dtype=bool) for kind, m in changed.items()}
             raise WriteConflict(nothing) from exc
         aborted = self._check_write(plan, set(per_unit), replies)
+        self._contended = self.CONTENDED_WRITES if aborted else max(self._contended - 1, 0)
         self.stats.writes += 1
         if self.cache is not None and not aborted:
             for kind, records in session.records.items():

@@ -160,7 +160,7 @@ class FeatureStage:
         self,
         catalog: FeatureCatalog,
         store: ProfileStore | None = None,
-        max_attempts: int = 8,
+        max_attempts: int = 32,
     ) -> None:
         self.catalog = catalog
         self.store = store if store is not None else open_store("memory://")
@@ -542,7 +542,7 @@ def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> F
     Redis with a single writer and 16 for a cluster or optimistic concurrency), ``concurrency``
     (``single_writer`` for one Redis, ``optimistic`` for a cluster), ``cache_entries``
     (500,000 with a single writer), ``write_behind`` (false), ``socket_timeout_s`` (5),
-    ``label_horizon_days`` (90), ``max_attempts`` (8).
+    ``label_horizon_days`` (90), ``max_attempts`` (32).
     """
     section = config.get("features") or {}
     if not isinstance(section, Mapping):
@@ -566,4 +566,4 @@ def build_feature_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> F
             options["write_behind"] = True
         options["socket_timeout"] = float(section.get("socket_timeout_s", 5.0))
     store = open_store(str(url), **options)
-    return FeatureStage(catalog, store, max_attempts=int(section.get("max_attempts", 8)))
+    return FeatureStage(catalog, store, max_attempts=int(section.get("max_attempts", 32)))

@@ -29,11 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import faust
+import redis
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 from faust.sensors import Monitor
 from faust.types import TP
 
-from riskstream.errors import ConfigError
+from riskstream.errors import ConfigError, RiskstreamError
 from riskstream.stream.emitted import open_emitted_store
 from riskstream.stream.kafka_tools import ensure_topics, topic_partitions
 from riskstream.stream.metrics import WorkerMetrics
@@ -448,6 +449,26 @@ class _Rebalance(ConsumerRebalanceListener):
         self.runtime.assigned = True
 
 
+def _deny_list_refresher(core: WorkerCore, metrics: WorkerMetrics) -> Callable[[], Any] | None:
+    """With ``alerts.deny_list`` set, a timer task that re-reads it (a NO reply handled by the
+    SMS service blocks the card in every worker within ``worker.deny_list_refresh_s``)."""
+    engine = core.engine
+    if engine.deny_list is None:
+        return None
+    metrics.deny_list_entries.set(len(engine.deny_list))
+
+    async def refresh_deny_list() -> None:
+        try:  # a Redis or file read: off the event loop; the scoring thread swaps lists whole
+            entries = await asyncio.to_thread(engine.refresh_deny_list)
+        except (RiskstreamError, redis.RedisError, OSError) as exc:
+            # the error's type only: its message may hold the store's URL, password included
+            log.warning("deny list not refreshed", extra={"error": type(exc).__name__})
+            return
+        metrics.deny_list_entries.set(entries)
+
+    return refresh_deny_list
+
+
 async def _finish(task: asyncio.Future) -> None:
     """Await ``task`` even when the caller is cancelled meanwhile (a batch is never left half)."""
     try:
@@ -490,6 +511,7 @@ def create_app(
     core = WorkerCore(WorkerEngine(config), settings, emitted, metrics)
     core.partitions.update(output_partitions or {})
     runtime = WorkerRuntime(core, BatchProducer(brokers), metrics)
+    refresh_deny_list = _deny_list_refresher(core, metrics)
 
     class TrimmingMonitor(Monitor):
         """faust's monitor, plus: committed offsets release the stored outputs below them."""
@@ -556,6 +578,9 @@ def create_app(
     async def reply_agent(stream: faust.StreamT) -> None:
         async for events in stream.take_events(1000, within=0.05):
             await runtime.side_input(events, "sms")
+
+    if refresh_deny_list is not None:
+        app.timer(interval=settings.deny_list_refresh_s)(refresh_deny_list)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

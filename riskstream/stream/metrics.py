@@ -71,6 +71,11 @@ class WorkerMetrics:
             "riskstream_labels_pending", "Labels waiting for their label_time", registry=r
         )
         self.rule_reloads = Counter("riskstream_rule_reloads", "Rule sets swapped in", registry=r)
+        self.deny_list_entries = Gauge(
+            "riskstream_deny_list_entries",
+            "Cards blocked and customers held by NO replies, as last read (alerts.deny_list)",
+            registry=r,
+        )
         self.latency = Histogram(
             "riskstream_end_to_end_latency_seconds",
             "Record produced to Kafka -> its decision acknowledged by Kafka",

@@ -107,6 +107,7 @@ class WorkerSettings:
     emitted_store: str | None = None
     emitted_ttl_s: int = 7 * 86_400
     data_dir: str | None = None
+    deny_list_refresh_s: float = 10.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> WorkerSettings:
