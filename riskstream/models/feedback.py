@@ -59,10 +59,11 @@ arriving later turns the row into a positive at the next refit.
 
 from __future__ import annotations
 
+import functools
 import math
-import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -249,7 +250,7 @@ class FeedbackLearner:
         if pending is None or now < pending.deploy_at:
             return False
         self._pending = None
-        self._current = pending.result()
+        self._current = pending.model.result()
         self._shift = pending.shift
         self._n_positives = pending.n_positives
         self.refits += 1
@@ -262,18 +263,9 @@ class FeedbackLearner:
         if data is None:
             return False
         X, y, w, w_pos = data
-        params = self.model.get_params()
-
-        def grow() -> GradientBoostedTrees:
-            return GradientBoostedTrees(**params).fit(X, y, w)
-
-        self._pending = _PendingFit(
-            deploy_at=now + self.refit_delay_ms,
-            shift=math.log(w_pos),
-            n_positives=int(y.sum()),
-            task=grow,
-            background=self.refit_delay_ms > 0,
-        )
+        grow = functools.partial(GradientBoostedTrees(**self.model.get_params()).fit, X, y, w)
+        model = _refit_executor().submit(grow) if self.refit_delay_ms > 0 else _done(grow())
+        self._pending = _PendingFit(now + self.refit_delay_ms, math.log(w_pos), int(y.sum()), model)
         return True
 
     def _training_data(self, now: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
@@ -371,36 +363,37 @@ class FeedbackLearner:
 
 @dataclass
 class _PendingFit:
-    """A refit between its data cut and its deployment (growing on a thread, or not yet run)."""
+    """A refit between its data cut and its deployment: `model` grows on the refit thread.
+
+    Pickled, it waits for the model and keeps it (a thread cannot be pickled), so a stage
+    pickled while a refit grows continues exactly as the original.
+    """
 
     deploy_at: int
     shift: float
     n_positives: int
-    task: Callable[[], GradientBoostedTrees]
-    background: bool
-    _outcome: list[Any] = field(default_factory=list)
-    _thread: threading.Thread | None = None
+    model: Future[GradientBoostedTrees]
 
-    def __post_init__(self) -> None:
-        if self.background:
-            self._thread = threading.Thread(target=self._run, name="riskstream-refit", daemon=True)
-            self._thread.start()
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "model": self.model.result()}
 
-    def _run(self) -> None:
-        try:
-            self._outcome.append(self.task())
-        except BaseException as exc:  # re-raised where the model is deployed
-            self._outcome.append(exc)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, model=_done(state["model"]))
 
-    def result(self) -> GradientBoostedTrees:
-        """The grown model (waits for the thread; runs the task here if it had none)."""
-        if self._thread is None:
-            return self.task()
-        self._thread.join()
-        outcome = self._outcome[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+
+@functools.cache
+def _refit_executor() -> ThreadPoolExecutor:
+    """One thread for every learner's refits (numba releases the GIL while they grow).
+
+    The fitted trees depend on their data only, so sharing the thread changes no model,
+    only when it is ready."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskstream-refit")
+
+
+def _done(model: GradientBoostedTrees) -> Future[GradientBoostedTrees]:
+    future: Future[GradientBoostedTrees] = Future()
+    future.set_result(model)
+    return future
 
 
 def _predict(model: Any, shift: float, X: np.ndarray) -> np.ndarray:

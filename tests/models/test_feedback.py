@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from river import linear_model, preprocessing
@@ -140,6 +142,19 @@ def test_a_delayed_refit_learns_at_its_cut_and_deploys_after_the_delay() -> None
     assert delayed.update(now=50 * HOUR) is True and not delayed.refit_pending
     assert np.array_equal(delayed.predict(X), inline.predict(X))
     assert delayed.n_positives == inline.n_positives and delayed.refits == 1
+
+
+def test_a_learner_pickled_while_a_refit_grows_deploys_the_same_model() -> None:
+    X, fraud, ts = stream()
+    tx = ids(len(X))
+    learner = small_learner(200, refit_every_ms=6 * HOUR, refit_delay_ms=2 * HOUR)
+    learner.observe(tx, ts, X)
+    learner.apply_labels(tx[fraud], np.ones(fraud.sum(), bool), ts[fraud])
+    assert learner.update(now=48 * HOUR) is False and learner.refit_pending
+    twin = pickle.loads(pickle.dumps(learner))
+    assert twin.refit_pending and np.isnan(twin.predict(X[:3])).all()
+    assert learner.update(now=50 * HOUR) is True and twin.update(now=50 * HOUR) is True
+    assert np.array_equal(twin.predict(X), learner.predict(X))
 
 
 def test_incremental_river_learner() -> None:
