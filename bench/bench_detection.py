@@ -45,6 +45,7 @@ from riskstream.stream.sources import read_line_batches
 
 DAY_MS = 86_400_000
 ALERT_RATE = 0.005
+ENGINE_RISK = "engine: model risk"  # the scorer the verdict compares with the baselines
 
 
 def read_truth(sim_dir: Path) -> dict[str, np.ndarray]:
@@ -241,9 +242,6 @@ def summarize(per_seed: list[dict[str, dict[str, float]]], seeds: list[int]) -> 
             f"  engine model risk (mean AP {engine:.4f}) {verdict} the better {kind} "
             f"(mean AP {best:.4f})"
         )
-
-
-ENGINE_RISK = "engine: model risk"
 
 
 def bench_one(args: argparse.Namespace, seed: int) -> dict[str, dict[str, float]]:

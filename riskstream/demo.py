@@ -18,6 +18,7 @@ from riskstream.alerts.tasks import parse_time
 from riskstream.config import load_config
 from riskstream.engine import Engine
 from riskstream.simulate import simulate
+from riskstream.stream.decode import parse_event_times
 from riskstream.stream.embedded import RunSummary, input_size, run_embedded
 from riskstream.stream.labels import read_labels
 from riskstream.stream.progress import progress_bar
@@ -148,7 +149,9 @@ def _print_follow_up(console: Console, transactions: Path, store: Path) -> None:
     records = _valid_records(transactions)
     card = next((r.get("card_id") for r in records if r.get("tx_id") == block["tx_id"]), None)
     blocked_at = parse_time(block["blocked_at"])
-    later = [r for r in records if card and r.get("card_id") == card and _epoch_ms(r) >= blocked_at]
+    of_card = [r for r in records if card and r.get("card_id") == card]
+    times, _ = parse_event_times([r.get("timestamp") for r in of_card])
+    later = [r for r, at in zip(of_card, times.tolist(), strict=True) if at >= blocked_at]
     if not later:
         return
     follow_up = store.parent / "follow-up"
@@ -181,11 +184,6 @@ def _valid_records(path: Path) -> list[dict]:
         except orjson.JSONDecodeError:
             continue
     return [r for r in records if isinstance(r, dict)]
-
-
-def _epoch_ms(record: dict) -> int:
-    stamp = record.get("timestamp")
-    return int(stamp) if isinstance(stamp, int | float) else parse_time(str(stamp))
 
 
 if __name__ == "__main__":

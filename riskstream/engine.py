@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from riskstream import __version__
-from riskstream.alerts.denylist import DENY_LIST_FEATURES, DenyList
+from riskstream.alerts.denylist import DenyList
 from riskstream.batch import DeadLetter, TxBatch
 from riskstream.config import load_config
-from riskstream.features.catalog import FeatureCatalog
+from riskstream.features.catalog import DENY_LIST_FEATURES, FeatureCatalog
 from riskstream.features.stage import DueLabels, LabelBatch, build_feature_stage
 from riskstream.models.stage import build_model_stage
 from riskstream.rules import DecisionPolicy, RuleSet, RuleSetWatcher, load_ruleset

@@ -34,10 +34,7 @@ from riskstream.alerts.store import TaskStore
 from riskstream.alerts.tasks import card_hash, parse_time
 from riskstream.errors import AlertError
 
-__all__ = ["DENY_LIST_FEATURES", "DenyList"]
-
-#: The catalog's bool features the Engine sets from a deny list (no profile kernel has them).
-DENY_LIST_FEATURES = ("card.blocked", "customer.held")
+__all__ = ["DenyList"]
 
 _NEVER = np.iinfo(np.int64).max
 

@@ -26,7 +26,7 @@ import yaml
 
 from riskstream.errors import ConfigError
 
-__all__ = ["FeatureCatalog", "FeatureSpec", "FeatureType"]
+__all__ = ["DENY_LIST_FEATURES", "FeatureCatalog", "FeatureSpec", "FeatureType"]
 
 
 class FeatureType(enum.Enum):
@@ -39,6 +39,10 @@ class FeatureType(enum.Enum):
 
 
 _ENTITIES = ("tx", "customer", "card", "device", "merchant", "payee")
+
+#: The catalog's bool features no profile kernel computes: the Engine sets them from the deny
+#: list that NO replies feed (`riskstream.alerts.denylist`); the card's, then the customer's.
+DENY_LIST_FEATURES = ("card.blocked", "customer.held")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from riskstream.errors import ConfigError
-from riskstream.features.catalog import FeatureCatalog, FeatureType
+from riskstream.features.catalog import DENY_LIST_FEATURES, FeatureCatalog, FeatureType
 from riskstream.models.anomaly import AnomalyScorer
 from riskstream.models.encoding import FrameEncoder
 from riskstream.models.feedback import FeedbackLearner
@@ -99,9 +99,8 @@ DEFAULT_ANOMALY_FEATURES: dict[str, str] = {
     "payee.distinct_customers_7d": "none",
 }
 #: Catalog numbers the learner does not read by default: raw coordinates say where, not how
-#: unusual; the event time itself is not a behaviour.
-#: Not learnt from: raw time and place, and deny-list facts (rules block on those outright).
-LEARNER_EXCLUDED = frozenset({"timestamp", "lat", "lon", "card.blocked", "customer.held"})
+#: unusual; the event time itself is not a behaviour; deny-list facts are blocked by a rule.
+LEARNER_EXCLUDED = frozenset({"timestamp", "lat", "lon", *DENY_LIST_FEATURES})
 #: String columns one-hot encoded for the learner by default.
 DEFAULT_CATEGORIES: dict[str, list[str]] = {
     "channel": ["pos", "ecom", "atm", "transfer", "deposit"],
@@ -272,17 +271,10 @@ def build_online_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> On
                 seed=int(learner_cfg.get("seed", 0)),
             )
         weight = learner_cfg.get("positive_weight", 10.0)
-        refit_every = parse_duration(learner_cfg.get("refit_every", "12h"), "refit_every")
-        refit_delay = parse_duration(learner_cfg.get("refit_delay", "1h"), "refit_delay")
-        if refit_delay > refit_every:
-            raise ConfigError(
-                f"model: learner.refit_delay ({refit_delay} ms) must not exceed refit_every "
-                f"({refit_every} ms): a refit is deployed before the next one starts"
-            )
         learner = FeedbackLearner(
             len(names),
             model,
-            refit_every_ms=refit_every,
+            refit_every_ms=parse_duration(learner_cfg.get("refit_every", "12h"), "refit_every"),
             negative_after_ms=parse_duration(
                 learner_cfg.get("negative_after", "30d"), "negative_after"
             ),
@@ -291,7 +283,7 @@ def build_online_stage(config: Mapping[str, Any], catalog: FeatureCatalog) -> On
             max_negatives=int(learner_cfg.get("max_negatives", 20_000)),
             positive_weight=weight if weight == "balanced" else float(weight),
             min_positives=int(learner_cfg.get("min_positives", 20)),
-            refit_delay_ms=refit_delay,
+            refit_delay_ms=parse_duration(learner_cfg.get("refit_delay", "1h"), "refit_delay"),
         )
     return OnlineModelStage(
         anomaly_encoder,

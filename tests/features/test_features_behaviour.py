@@ -10,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_features_windows import streams
 
-from riskstream.alerts.denylist import DENY_LIST_FEATURES
 from riskstream.batch import TxBatch
 from riskstream.features import kernels as K
-from riskstream.features.catalog import FeatureType
+from riskstream.features.catalog import DENY_LIST_FEATURES, FeatureType
 from riskstream.features.schema import CUSTOMER, DTYPES
 from riskstream.features.stage import FeatureStage
 from riskstream.rules import compile_ruleset
