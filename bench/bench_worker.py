@@ -66,6 +66,7 @@ from riskstream.stream.localservices import (  # noqa: E402
 
 PARTITIONS = 4
 STAGES = ("decode", "score", "outputs", "store", "produce")
+BROKER_PID = -1  # the Kafka broker's process, set once it runs
 WARMUP = 4000  # records scored before a latency run (numba caches, connections)
 
 
@@ -136,27 +137,39 @@ def _proc_cpu(pid: int) -> float:
 
 
 class _CpuMeter:
-    """CPU µs a transaction of the worker process and of redis-server between two points:
-    comparable between versions on a shared machine, where wall times are not."""
+    """CPU µs a transaction of each process on the path between two points: the worker,
+    redis-server, the Kafka broker and this process (the load generator). Comparable between
+    versions on a shared machine, where wall times are not; their sum against the machine's
+    cores is the most transactions/s this machine could carry with everything on it."""
 
     def __init__(self, pid: int, redis_url: str, port: int) -> None:
         self.pid, self.port = pid, port
         self.client = redis.Redis.from_url(redis_url)
         self.start = self._now()
 
-    def _now(self) -> tuple[float, float, float]:
+    def _now(self) -> tuple[float, ...]:
         records = _metric(self.port, "riskstream_records_in_total")
-        return _proc_cpu(self.pid), _redis_cpu(self.client), records
+        return (
+            _proc_cpu(self.pid),
+            _redis_cpu(self.client),
+            _proc_cpu(BROKER_PID),
+            _proc_cpu(os.getpid()),
+            records,
+        )
 
     def report(self) -> str:
-        worker, server, records = self._now()
+        now = self._now()
         self.client.close()
-        n = records - self.start[2]
+        n = now[-1] - self.start[-1]
         if n <= 0:
             return "CPU: no records"
-        w = 1e6 * (worker - self.start[0]) / n
-        r = 1e6 * (server - self.start[1]) / n
-        return f"CPU µs a tx: worker {w:.1f}, redis-server {r:.1f}"
+        us = [1e6 * (b - a) / n for a, b in zip(self.start[:-1], now[:-1], strict=True)]
+        ceiling = (os.cpu_count() or 1) * 1e6 / sum(us)
+        return (
+            f"CPU µs a tx: worker {us[0]:.1f}, redis-server {us[1]:.1f}, broker {us[2]:.1f}, "
+            f"load generator {us[3]:.1f}; all {sum(us):.1f} = at most {ceiling:,.0f} tx/s "
+            f"on {os.cpu_count()} cores"
+        )
 
 
 def _profile(pid: int, name: str) -> subprocess.Popen | None:
@@ -343,13 +356,17 @@ def _sustained_phase(
         _stop(proc)
 
 
+def _rate_labels(rates: list[float] | None) -> dict[float, str]:
+    return {rate: f"{rate:.0f}" for rate in rates or []}
+
+
 def run_worker_phase(
     brokers: str, redis_url: str, tmp: Path, consumer: str, lines: list[bytes], seconds: float
 ) -> dict:
     result: dict = {"consumer": consumer}
     if args.rates:  # latency at fixed rates only (to compare versions at the same load)
         result["sustained"] = 0.0
-        rates = {rate: f"{rate:.0f}" for rate in args.rates}
+        rates = _rate_labels(args.rates)
     else:
         result["sustained"], result["sustained_batches"] = _sustained_phase(
             brokers, redis_url, tmp, consumer, lines
@@ -507,6 +524,92 @@ def plain_agent_main(brokers: str, source: str, sink: str, port: int) -> None:
     faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
 
 
+# --- the transport floor (run in a subprocess: bench_worker.py --floor ...) -------------------
+
+
+def floor_main(brokers: str, source: str, sink: str, port: int) -> None:
+    """Fetch with aiokafka as the direct consumer does, decode, produce every record as it came
+    with the worker's batch producer, commit every second: the worker without its scoring."""
+    from aiokafka import AIOKafkaConsumer
+    from prometheus_client import Counter, start_http_server
+
+    from riskstream.stream.decode import Decoder
+    from riskstream.stream.faust_app import BatchProducer
+    from riskstream.stream.worker import Outputs
+
+    forwarded = Counter("riskstream_records_in", "records forwarded")
+    start_http_server(port, addr="127.0.0.1")  # answers /metrics and /readyz alike
+
+    async def run() -> None:
+        consumer = AIOKafkaConsumer(
+            source,
+            bootstrap_servers=brokers,
+            group_id=f"floor-{uuid.uuid4().hex[:6]}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 << 20,
+            fetch_max_bytes=64 << 20,
+        )
+        await consumer.start()
+        producer, decoder = BatchProducer(brokers), Decoder()
+        committed_at = time.monotonic()
+        while True:
+            fetched = await consumer.getmany(timeout_ms=5, max_records=500)
+            out = Outputs()
+            for messages in fetched.values():
+                decoder.decode([m.value for m in messages])
+                for m in messages:
+                    out.add(sink, m.partition, m.key, m.value)
+            await producer.send(out)
+            forwarded.inc(sum(len(m) for m in fetched.values()))
+            if time.monotonic() - committed_at > 1.0:
+                await consumer.commit()
+                committed_at = time.monotonic()
+
+    asyncio.run(run())
+
+
+def run_floor_phase(
+    brokers: str, redis_url: str, tmp: Path, lines: list[bytes], rates: dict[float, str]
+) -> None:
+    """The transport floor's sustained rate and its latency at the worker's rates."""
+    runs: dict[float | None, str] = {None: "sustained", **rates}
+    for rate, label in runs.items():
+        name = f"bw-floor-{label.rstrip('%')}-{uuid.uuid4().hex[:6]}"
+        _topics(brokers, name)
+        n = args.backlog if rate is None else min(int(rate * args.seconds), len(lines))
+        batch = lines[:n]
+        if rate is None:
+            _produce(brokers, f"{name}-transactions", batch, None)
+        port = _free_port()
+        cmd = [sys.executable, __file__, "--floor", brokers]
+        cmd += [f"{name}-transactions", f"{name}-decisions", str(port)]
+        proc = _start(cmd, tmp / f"{name}.log")
+        try:
+            _wait_ready(port, proc)
+            cpu = _CpuMeter(proc.pid, redis_url, port)
+            if rate is None:
+                figure = f"{_sustained(port, n):10,.0f} tx/s"
+                cpu_report = cpu.report()
+            else:
+                time.sleep(2.0)  # consumer group joined
+                _produce(brokers, f"{name}-transactions", batch, rate)
+                end = time.monotonic() + 60
+                while _metric(port, "riskstream_records_in_total") < n and time.monotonic() < end:
+                    time.sleep(0.2)
+                cpu_report = cpu.report()  # before reading the topics back
+                sent, lat = _latency(brokers, name, set())
+                figure = (
+                    f"({rate:,.0f} tx/s, {len(lat):,}/{sent:,} forwarded): end-to-end latency "
+                    f"p50 {np.percentile(lat, 50):.1f} ms, p99 {np.percentile(lat, 99):.1f} ms, "
+                    f"p99.9 {np.percentile(lat, 99.9):.1f} ms"
+                )
+            print(f"transport floor (fetch, decode, produce), {label}: {figure}")
+            print(f"    {cpu_report}")
+        finally:
+            _stop(proc)
+
+
 def run_plain_phase(brokers: str, tmp: Path, lines: list[bytes]) -> float:
     name = f"bw-plain-{uuid.uuid4().hex[:6]}"
     asyncio.run(ensure_topics(brokers, {f"{name}-in": PARTITIONS, f"{name}-out": PARTITIONS}))
@@ -548,6 +651,11 @@ def main() -> None:
         KafkaBroker(base_dir=tmp, heap="1g") as broker,
     ):
         brokers = broker.bootstrap
+        global BROKER_PID
+        BROKER_PID = broker.pid
+        if args.only_floor:
+            run_floor_phase(brokers, redis_server.url, tmp, lines, _rate_labels(args.rates))
+            return
         if not args.rates:
             plain = run_plain_phase(brokers, tmp, lines)
             print(f"plain faust agent (decode + forward):      {plain:10,.0f} tx/s")
@@ -569,9 +677,14 @@ def main() -> None:
                     f"p99 {q['p99']:.1f} ms, p99.9 {q['p999']:.1f} ms (load average "
                     f"{q['load']:.1f})\n    {q['batches']}"
                 )
+        if not args.skip_floor:
+            run_floor_phase(brokers, redis_server.url, tmp, lines, r["rates"])
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--floor":
+        floor_main(*sys.argv[2:5], int(sys.argv[5]))
+        sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--plain":
         plain_agent_main(*sys.argv[2:5], int(sys.argv[5]))
         sys.exit(0)
@@ -599,6 +712,12 @@ if __name__ == "__main__":
         type=float,
         nargs="+",
         help="only the latency runs, at these tx/s (no plain agent, no sustained rate)",
+    )
+    parser.add_argument(
+        "--skip-floor", action="store_true", help="no transport floor runs after the workers'"
+    )
+    parser.add_argument(
+        "--only-floor", action="store_true", help="only the transport floor, at --rates"
     )
     args = parser.parse_args()
     main()
