@@ -75,6 +75,7 @@ from riskstream.features.hashing import Interned
 from riskstream.features.schema import KEY_LETTER, KINDS, decode_records
 from riskstream.features.store import (
     DEFAULT_LABEL_HORIZON_MS,
+    KnownRecords,
     ProfileStore,
     ReadSession,
     RecordCache,
@@ -611,10 +612,12 @@ class RedisStore(ProfileStore):
 
     # -- read ---------------------------------------------------------------------------------
 
-    def read(self, requests: Mapping[str, Interned]) -> ReadSession:
+    def read(
+        self, requests: Mapping[str, Interned], known: Mapping[str, KnownRecords] | None = None
+    ) -> ReadSession:
         for attempt in range(3):
             try:
-                return self._read(requests)
+                return self._read(requests, known or {})
             except _TopologyChanged as exc:
                 if attempt == 2:
                     raise StoreError(
@@ -684,18 +687,25 @@ class RedisStore(ProfileStore):
                 groups.setdefault(int(units[part[0]]), {})[kind] = idx[part]
         return groups
 
-    def _read(self, requests: Mapping[str, Interned]) -> ReadSession:
+    def _read(
+        self, requests: Mapping[str, Interned], known: Mapping[str, KnownRecords]
+    ) -> ReadSession:
         unit_of_bucket, conn_of_unit = self._layout(requests)
         keys = self._keys(requests, unit_of_bucket)
         records: dict[str, np.ndarray] = {}
         wanted: dict[str, np.ndarray] = {}
         for kind in keys:
             n = len(requests[kind].ids)
+            have = np.zeros(n, dtype=bool)
             if self.cache is not None:
-                records[kind], hit = self.cache.get(kind, requests[kind].hashes)
-                wanted[kind] = np.flatnonzero(~hit)
-            else:
-                wanted[kind] = np.arange(n)
+                records[kind], have = self.cache.get(kind, requests[kind].hashes)
+            if kind in known:
+                if kind not in records:
+                    records[kind] = known[kind].records.copy()
+                else:
+                    records[kind][known[kind].valid] = known[kind].records[known[kind].valid]
+                have = have | known[kind].valid
+            wanted[kind] = np.flatnonzero(~have)
         groups = self._groups(keys, wanted)
         payloads: dict[int, tuple[list[bytes], int]] = {}
         for unit, by_kind in groups.items():

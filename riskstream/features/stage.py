@@ -30,6 +30,7 @@ from riskstream.features.catalog import FeatureCatalog, FeatureType
 from riskstream.features.hashing import Interned, hash_strings, intern
 from riskstream.features.store import (
     DEFAULT_LABEL_HORIZON_MS,
+    KnownRecords,
     ProfileStore,
     TxRefs,
     WriteConflict,
@@ -202,13 +203,19 @@ class FeatureStage:
         return self._frame(batch, prep, result)
 
     def _apply(self, prep: _Prepared) -> _Result:
-        """Read, compute, write; on a write conflict read again and recompute what is left."""
+        """Read, compute, write; on a write conflict read again and recompute what is left.
+
+        A retry reads (and watches) only the profiles not committed yet: those committed are
+        handed to the store as known, so another writer touching them afterwards does not
+        make this batch conflict again.
+        """
         requests = prep.entities
         final: _Result | None = None
         done = {kind: np.zeros(len(it), dtype=bool) for kind, it in requests.items()}
+        known: dict[str, KnownRecords] | None = None
         ref_rows: np.ndarray | None = None
         for attempt in range(self.max_attempts):
-            session = self.store.read(requests)
+            session = self.store.read(requests, known)
             try:
                 result = _run_kernels(prep, session.records)
                 if ref_rows is None:
@@ -229,6 +236,8 @@ class FeatureStage:
             except WriteConflict as conflict:
                 self.stats["conflicts"] += 1
                 final = _merge(final, result, prep, conflict.committed, done)
+                # the kernels updated the records in place: the committed ones are current
+                known = {k: KnownRecords(session.records[k], done[k].copy()) for k in done}
                 _back_off(attempt)
                 continue
             except BaseException:

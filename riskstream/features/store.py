@@ -67,6 +67,16 @@ class TxRefs:
     device: Interned
 
 
+@dataclass
+class KnownRecords:
+    """Records a caller already holds for one kind: ``records[j]`` is the stored record of
+    entity ``j`` wherever ``valid[j]`` (the records a batch committed before a write conflict
+    made it try again), so a store need not read them again, nor watch them."""
+
+    records: np.ndarray
+    valid: np.ndarray
+
+
 class WriteConflict(Exception):
     """Another writer changed a profile between read and write (optimistic concurrency).
 
@@ -100,8 +110,15 @@ class ProfileStore(abc.ABC):
         self.stats = StoreStats()
 
     @abc.abstractmethod
-    def read(self, requests: Mapping[str, Interned]) -> ReadSession:
-        """Records of the requested entities, per kind (copies the caller may change)."""
+    def read(
+        self, requests: Mapping[str, Interned], known: Mapping[str, KnownRecords] | None = None
+    ) -> ReadSession:
+        """Records of the requested entities, per kind (copies the caller may change).
+
+        A store may take the records marked in ``known`` from there instead of reading them;
+        under optimistic concurrency it then does not watch them either, so another writer
+        changing a profile this batch already committed does not make it conflict again.
+        """
 
     @abc.abstractmethod
     def write(
@@ -350,7 +367,10 @@ class MemoryStore(ProfileStore):
         self._ref_count = 0
         self._ref_max_ts = np.iinfo(np.int64).min
 
-    def read(self, requests: Mapping[str, Interned]) -> ReadSession:
+    def read(
+        self, requests: Mapping[str, Interned], known: Mapping[str, KnownRecords] | None = None
+    ) -> ReadSession:
+        # one process, no concurrency: reading everything is as cheap and always current
         records: dict[str, np.ndarray] = {}
         rows: dict[str, np.ndarray] = {}
         for kind, req in requests.items():

@@ -172,3 +172,64 @@ def test_two_writers_racing_lose_no_update(store_kind: str, request: pytest.Fixt
         assert merchant is not None and int(merchant["n_tx"]) == 10
         a_store.close()
         b_store.close()
+
+
+@pytest.mark.parametrize("store_kind", ["redis", "cluster"])
+def test_a_retry_does_not_conflict_on_profiles_it_already_committed(
+    store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    """A's batch conflicts on a hot merchant; the profiles it committed meanwhile belong to it.
+
+    B keeps changing merchant ``m`` while A writes, until part of A's batch is committed; then
+    B changes one of A's customers that A already committed. A's next attempt must not
+    conflict on that customer (it neither reads nor watches it again), and every count is
+    exact afterwards.
+    """
+    with open_test_store(store_kind, request) as base:
+        buckets = 16 if store_kind == "redis" else base.buckets  # the worker's layout
+        stores = [  # A, B, and a reader (A's own store must not read while A watches)
+            RedisStore(
+                base.url, prefix=f"{base.prefix}x", buckets=buckets, concurrency="optimistic"
+            )
+            for _ in range(3)
+        ]
+        a, b = (FeatureStage(CATALOG, s) for s in stores[:2])
+        customers = [f"c{i}" for i in range(7)]
+        write, outcomes, touched_committed = stores[0].write, [], []
+
+        def committed_by_a() -> list[str]:
+            records = {c: stores[2].get("customer", c) for c in customers}
+            return [c for c, r in records.items() if r is not None and int(r["n_tx"]) > 0]
+
+        def racing_write(*args: object, **kwargs: object) -> None:
+            done = committed_by_a()
+            if done and not touched_committed:  # part of A committed: B takes one of those
+                touched_committed.append(len(outcomes))
+                rows = [
+                    {**row, "merchant_id": "mb", "device_id": "db", "card_id": "kb"}
+                    for row in _rows(200, 1)
+                ]
+                rows[0]["customer_id"] = done[0]
+                run(b, rows)
+            elif not touched_committed and len(outcomes) < 10:  # B keeps changing the merchant
+                k = len(outcomes)  # only the merchant is shared with A
+                only_m = {"customer_id": f"b{k}", "card_id": f"kb{k}", "device_id": f"db{k}"}
+                run(b, [{**row, **only_m} for row in _rows(100 + 10 * k, 1)])
+            try:
+                write(*args, **kwargs)  # type: ignore[arg-type]
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
+                raise
+            outcomes.append("ok")
+
+        stores[0].write = racing_write  # type: ignore[method-assign]
+        run(a, _rows(0, 14))
+        assert touched_committed, f"no write of A committed part of the batch: {outcomes}"
+        assert outcomes[touched_committed[0]] == "ok", outcomes
+        merchant = stores[2].get("merchant", "m")
+        b_on_m = touched_committed[0]  # B's one transaction on m before each of A's writes
+        assert merchant is not None and int(merchant["n_tx"]) == 14 + b_on_m
+        counts = {c: int(stores[2].get("customer", c)["n_tx"]) for c in customers}
+        assert sum(counts.values()) == 14 + 1  # A's 14 and B's one on A's committed customer
+        for s in stores:
+            s.close()
