@@ -207,6 +207,7 @@ def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
             "topics": topics,
             "partitions": PARTITIONS,
             "max_wait_ms": args.max_wait_ms,
+            "fetch_wait_ms": args.fetch_wait_ms,
             "consumer": consumer,
             "data_dir": str(tmp / f"{name}-data"),
         },
@@ -527,14 +528,14 @@ def plain_agent_main(brokers: str, source: str, sink: str, port: int) -> None:
 # --- the transport floor (run in a subprocess: bench_worker.py --floor ...) -------------------
 
 
-def floor_main(brokers: str, source: str, sink: str, port: int) -> None:
+def floor_main(brokers: str, source: str, sink: str, port: int, fetch_wait_ms: int) -> None:
     """Fetch with aiokafka as the direct consumer does, decode, produce every record as it came
     with the worker's batch producer, commit every second: the worker without its scoring."""
     from aiokafka import AIOKafkaConsumer
     from prometheus_client import Counter, start_http_server
 
     from riskstream.stream.decode import Decoder
-    from riskstream.stream.faust_app import BatchProducer
+    from riskstream.stream.faust_app import BatchProducer, fetch_wait
     from riskstream.stream.worker import Outputs
 
     forwarded = Counter("riskstream_records_in", "records forwarded")
@@ -549,6 +550,7 @@ def floor_main(brokers: str, source: str, sink: str, port: int) -> None:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20,
             fetch_max_bytes=64 << 20,
+            **fetch_wait(fetch_wait_ms),
         )
         await consumer.start()
         producer, decoder = BatchProducer(brokers), Decoder()
@@ -583,7 +585,7 @@ def run_floor_phase(
             _produce(brokers, f"{name}-transactions", batch, None)
         port = _free_port()
         cmd = [sys.executable, __file__, "--floor", brokers]
-        cmd += [f"{name}-transactions", f"{name}-decisions", str(port)]
+        cmd += [f"{name}-transactions", f"{name}-decisions", str(port), str(args.fetch_wait_ms)]
         proc = _start(cmd, tmp / f"{name}.log")
         try:
             _wait_ready(port, proc)
@@ -683,7 +685,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--floor":
-        floor_main(*sys.argv[2:5], int(sys.argv[5]))
+        floor_main(*sys.argv[2:5], int(sys.argv[5]), int(sys.argv[6]))
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--plain":
         plain_agent_main(*sys.argv[2:5], int(sys.argv[5]))
@@ -712,6 +714,9 @@ if __name__ == "__main__":
         type=float,
         nargs="+",
         help="only the latency runs, at these tx/s (no plain agent, no sustained rate)",
+    )
+    parser.add_argument(
+        "--fetch-wait-ms", type=int, default=0, help="worker.fetch_wait_ms (0: aiokafka's)"
     )
     parser.add_argument(
         "--skip-floor", action="store_true", help="no transport floor runs after the workers'"

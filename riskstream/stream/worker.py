@@ -98,6 +98,7 @@ class WorkerSettings:
     replication: int = 1
     batch_size: int = 500
     max_wait_ms: float = 5.0
+    fetch_wait_ms: int = 0
     consumer: str = "direct"
     commit_interval_s: float = 1.0
     session_timeout_s: float = 30.0
