@@ -207,7 +207,7 @@ def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
             "topics": topics,
             "partitions": PARTITIONS,
             "max_wait_ms": args.max_wait_ms,
-            "fetch_wait_ms": args.fetch_wait_ms,
+            **({"fetch_wait_ms": args.fetch_wait_ms} if args.fetch_wait_ms else {}),
             "consumer": consumer,
             "data_dir": str(tmp / f"{name}-data"),
         },
@@ -217,9 +217,11 @@ def _config(tmp: Path, name: str, redis_url: str, consumer: str) -> Path:
     return path
 
 
-def _start(cmd: list[str], log: Path) -> subprocess.Popen:
+def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     with log.open("ab") as handle:
-        return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+        return subprocess.Popen(
+            cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, env=env and os.environ | env
+        )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -413,6 +415,41 @@ def run_worker_phase(
             "load": os.getloadavg()[0],
         }
     return result
+
+
+def run_cold_start(brokers: str, redis_url: str, tmp: Path, lines: list[bytes]) -> None:
+    """A worker started on an empty numba cache (a fresh install): seconds until /readyz, then
+    a steady stream at the first of --rates (default 2,000 tx/s) from that moment; end-to-end
+    latency of the first second's transactions and of all."""
+    rate = args.rates[0] if args.rates else 2000.0
+    n = int(rate * args.seconds)
+    name = f"bw-cold-{uuid.uuid4().hex[:6]}"
+    config = _config(tmp, name, redis_url, "direct")
+    _topics(brokers, name)
+    port = _free_port()
+    cache = {"NUMBA_CACHE_DIR": str(tmp / f"{name}-numba")}
+    started = time.monotonic()
+    proc = _start(_worker_cmd(brokers, config, port), tmp / f"{name}.log", cache)
+    try:
+        _wait_ready(port, proc, timeout=300)
+        ready = time.monotonic() - started
+        _produce(brokers, f"{name}-transactions", lines[:n], rate)
+        end = time.monotonic() + 120
+        while _metric(port, "riskstream_records_in_total") < n and time.monotonic() < end:
+            time.sleep(0.2)
+    finally:
+        _stop(proc)
+    sent = _timestamps(brokers, f"{name}-transactions")
+    decided = _timestamps(brokers, f"{name}-decisions")
+    first = min(sent.values())
+    early = [decided[t] - ts for t, ts in sent.items() if t in decided and ts < first + 1000]
+    every = [decided[t] - ts for t, ts in sent.items() if t in decided]
+    print(
+        f"cold start (empty numba cache): ready after {ready:.1f} s; at {rate:,.0f} tx/s from "
+        f"then, the first second's {len(early):,} transactions: end-to-end max "
+        f"{max(early):,.0f} ms, p50 {np.percentile(early, 50):,.0f} ms; all {len(every):,}/"
+        f"{len(sent):,}: p99 {np.percentile(every, 99):,.0f} ms, max {max(every):,.0f} ms"
+    )
 
 
 # --- the processing core without Kafka (bench_worker.py --core) -------------------------------
@@ -655,6 +692,9 @@ def main() -> None:
         brokers = broker.bootstrap
         global BROKER_PID
         BROKER_PID = broker.pid
+        if args.cold:
+            run_cold_start(brokers, redis_server.url, tmp, lines)
+            return
         if args.only_floor:
             run_floor_phase(brokers, redis_server.url, tmp, lines, _rate_labels(args.rates))
             return
@@ -720,6 +760,9 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--skip-floor", action="store_true", help="no transport floor runs after the workers'"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="only a worker started on an empty numba cache"
     )
     parser.add_argument(
         "--only-floor", action="store_true", help="only the transport floor, at --rates"

@@ -982,8 +982,9 @@ class RedisStore(ProfileStore):
 
     # -- maintenance --------------------------------------------------------------------------
 
-    def purge(self) -> None:
-        """Delete every profile and reference under this store's prefix (tests, benchmarks)."""
+    def purge(self, layout: bool = False) -> None:
+        """Delete every profile and reference under this store's prefix (tests, benchmarks,
+        the worker's warm-up), and with ``layout`` the record of its bucket layout too."""
         hosts = {(c.host, c.port) for c in self._conns}
         for host, port in hosts:
             client = redis.Redis(host=host, port=port, db=self.db, **self._auth)
@@ -991,7 +992,7 @@ class RedisStore(ProfileStore):
                 keys = [
                     key
                     for key in client.scan_iter(match=f"{self.prefix}:*", count=1000)
-                    if not key.endswith(b":meta")
+                    if layout or not key.endswith(b":meta")
                 ]
                 for key in keys:
                     client.delete(key)

@@ -6,22 +6,28 @@ would compile on its first live batches, about 20 s on the 2-core development ma
 Kafka has already given it partitions: their transactions wait that long. Even with a warm
 cache the first batch takes about 1 s to load the kernels. `warm_up` runs synthetic traffic
 (every field, both timestamp forms, a dead letter, a replay, a challenge with its alert and SMS
-task, a label and an SMS reply) through a throwaway engine of the same configuration, with
-in-memory profiles and no snapshot store, before the worker subscribes, so the first real
-batch runs at full speed. Nothing of it reaches Redis, Kafka, the model the worker scores
-with, or any file; the kernels are shared by every engine of the process.
+task, a label and an SMS reply) through a throwaway engine of the same configuration before
+the worker subscribes, so the first real batch runs at full speed.
+
+The throwaway engine uses the worker's own profile and emitted-output stores (their packing
+kernels are part of the path) under a key prefix of its own, ``<key_prefix>-warm-up-<random>``,
+and deletes every key under it afterwards; it has no model snapshot store, no deny list and
+no alert sinks, and the model the worker scores with never sees the synthetic traffic. The
+kernels themselves are shared by every engine of the process.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from riskstream.stream.emitted import MemoryEmittedStore
+from riskstream.features.redis_store import RedisStore
+from riskstream.stream.emitted import open_emitted_store
 from riskstream.stream.worker import InRecord, Outputs, WorkerCore, WorkerEngine, WorkerSettings
 
 __all__ = ["synthetic_lines", "warm_up"]
@@ -72,13 +78,11 @@ def _iso(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
-def _throwaway_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with nothing that reaches outside the process: in-memory profiles, no model
-    snapshot store, no deny list, no alert sinks."""
+def _throwaway_config(config: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """``config`` for the throwaway engine: its profiles under ``prefix``, no model snapshot
+    store, no deny list, no alert sinks."""
     out = copy.deepcopy(dict(config))
-    out["features"] = {**(out.get("features") or {}), "store": "memory://"}
-    for key in ("concurrency", "cache_entries", "write_behind", "buckets"):
-        out["features"].pop(key, None)
+    out["features"] = {**(out.get("features") or {}), "key_prefix": prefix}
     model = out["model"] = dict(out.get("model") or {})
     model["snapshots"] = {**(model.get("snapshots") or {}), "store": None, "every": "1h"}
     out["alerts"] = {**(out.get("alerts") or {}), "deny_list": None, "sinks": []}
@@ -107,14 +111,29 @@ def _records(lines: list[bytes], first: int) -> list[InRecord]:
 
 
 def warm_up(config: Mapping[str, Any]) -> float:
-    """Run synthetic traffic through a throwaway engine of ``config``; returns the seconds it
-    took (mostly compiling, or loading compiled kernels from numba's cache)."""
+    """Run synthetic traffic through a throwaway engine of ``config`` and delete what it
+    stored; returns the seconds it took (mostly compiling, or loading compiled kernels from
+    numba's cache)."""
     started = time.perf_counter()
-    core = WorkerCore(
-        WorkerEngine(_throwaway_config(config)),
-        WorkerSettings.from_config(config),
-        MemoryEmittedStore(),
-    )
+    settings = WorkerSettings.from_config(config)
+    features = config.get("features") or {}
+    prefix = f"{features.get('key_prefix', 'rs')}-warm-up-{uuid.uuid4().hex[:12]}"
+    engine = WorkerEngine(_throwaway_config(config, prefix))
+    emitted_url = settings.emitted_store or str(features.get("store") or "memory://")
+    core = WorkerCore(engine, settings, open_emitted_store(emitted_url, prefix, prefix, 600))
+    try:
+        _traffic(core)
+    finally:
+        core.trim_many({("warm-up", 0): 1 << 62})  # an emptied hash is deleted
+        core.emitted.close()
+        store = engine.features.store
+        if isinstance(store, RedisStore):
+            store.purge(layout=True)
+        engine.features.close()
+    return time.perf_counter() - started
+
+
+def _traffic(core: WorkerCore) -> None:
     lines = synthetic_lines()
     core.process(_records(lines[:1], 0))  # one record: the thin-traffic shapes
     core.process(_records([*lines[1:20], b"{not json", b'{"tx_id": 5}'], 1))  # dead letters
@@ -124,4 +143,3 @@ def warm_up(config: Mapping[str, Any]) -> float:
     core.add_labels(_records([orjson.dumps(label)], 0), Outputs())
     core.add_sms_replies(_records([orjson.dumps(reply)], 0), Outputs())
     core.process(_records(lines[20:], 20))  # labels due, refits, the last row challenges
-    return time.perf_counter() - started

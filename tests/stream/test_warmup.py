@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+import redis
 
 from riskstream.config import load_config
+from riskstream.features.redis_store import RedisStore
 from riskstream.simulate import simulate
-from riskstream.stream.warmup import _throwaway_config
+from riskstream.stream.warmup import warm_up
 
 # Run in a fresh process (the test process has loaded most kernels already): optionally warm
 # up, then score simulated traffic and its labels in batches of the sizes a worker sees, and
@@ -21,7 +24,7 @@ import gc, sys
 from pathlib import Path
 import numba
 from riskstream.config import load_config
-from riskstream.stream.emitted import MemoryEmittedStore
+from riskstream.stream.emitted import open_emitted_store
 from riskstream.stream.warmup import warm_up
 from riskstream.stream.worker import InRecord, Outputs, WorkerCore, WorkerEngine, WorkerSettings
 
@@ -30,10 +33,12 @@ def versions():
     return {id(o): (o.py_func.__qualname__, len(o.overloads)) for o in found}
 
 config = load_config()
+config["features"].update(store=sys.argv[3], key_prefix=sys.argv[4])
 if sys.argv[2] == "warm":
     warm_up(config)
 before = versions()
-core = WorkerCore(WorkerEngine(config), WorkerSettings(), MemoryEmittedStore())
+emitted = open_emitted_store(sys.argv[3], sys.argv[4])
+core = WorkerCore(WorkerEngine(config), WorkerSettings(), emitted)
 sim = Path(sys.argv[1])
 lines = (sim / "transactions.jsonl").read_bytes().splitlines()
 labels = (sim / "labels.jsonl").read_bytes().splitlines()
@@ -58,10 +63,11 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _kernels_added_by_traffic(sim: Path, mode: str) -> tuple[int, str]:
+def _kernels_added_by_traffic(sim: Path, mode: str, redis_url: str) -> tuple[int, str]:
     root = Path(__file__).resolve().parents[2]
+    prefix = f"wu{uuid.uuid4().hex[:8]}"
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(sim), mode],
+        [sys.executable, "-c", _SCRIPT, str(sim), mode, redis_url, prefix],
         capture_output=True,
         text=True,
         cwd=root,
@@ -72,21 +78,35 @@ def _kernels_added_by_traffic(sim: Path, mode: str) -> tuple[int, str]:
     return int(count), names
 
 
-def test_after_the_warm_up_live_traffic_needs_no_new_kernel(simulated: Path) -> None:
-    cold, names = _kernels_added_by_traffic(simulated, "cold")
+def test_after_the_warm_up_live_traffic_needs_no_new_kernel(
+    simulated: Path, redis_url: str
+) -> None:
+    cold, names = _kernels_added_by_traffic(simulated, "cold", redis_url)
     assert cold > 0, "without a warm-up the traffic loads kernels (else this test shows nothing)"
-    warm, names = _kernels_added_by_traffic(simulated, "warm")
+    warm, names = _kernels_added_by_traffic(simulated, "warm", redis_url)
     assert warm == 0, f"kernels the warm-up missed: {names}"
 
 
-def test_the_warm_up_engine_reaches_nothing_outside_the_process() -> None:
+def test_the_warm_up_leaves_nothing_behind(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its profiles and stored outputs go to the worker's Redis under a prefix of their own
+    and are deleted; no model snapshot is written, the worker's prefix is not touched."""
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"wu{uuid.uuid4().hex[:8]}"
     config = load_config()
-    config["features"].update(store="redis://127.0.0.1:1/0", concurrency="optimistic")
-    config["model"]["snapshots"] = {"store": {"dir": "/nonexistent/snapshots"}}
-    config["alerts"].update(deny_list="redis://127.0.0.1:1/0")
-    throwaway = _throwaway_config(config)
-    assert throwaway["features"]["store"] == "memory://"
-    assert "concurrency" not in throwaway["features"]
-    assert throwaway["model"]["snapshots"]["store"] is None
-    assert throwaway["alerts"]["deny_list"] is None and throwaway["alerts"]["sinks"] == []
-    assert config["features"]["store"] == "redis://127.0.0.1:1/0"  # the caller's is untouched
+    config["features"].update(store=redis_url, key_prefix=prefix)
+    config["model"]["snapshots"] = {"store": {"dir": str(tmp_path / "snapshots")}}
+    seen: list[bytes] = []
+    real_purge = RedisStore.purge
+
+    def purge(store: RedisStore, layout: bool = False) -> None:  # what there is to delete
+        seen.extend(client.scan_iter(match=f"{store.prefix}*"))
+        real_purge(store, layout)
+
+    monkeypatch.setattr(RedisStore, "purge", purge)
+    warm_up(config)
+    assert any(b":c:" in key for key in seen), "the warm-up wrote profiles to Redis"
+    assert list(client.scan_iter(match=f"{prefix}*")) == []
+    assert not (tmp_path / "snapshots").exists()
+    client.close()
