@@ -24,10 +24,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import orjson
 
 from riskstream.features.redis_store import RedisStore
 from riskstream.stream.emitted import open_emitted_store
+from riskstream.stream.records import iso_times
 from riskstream.stream.worker import InRecord, Outputs, WorkerCore, WorkerEngine, WorkerSettings
 
 __all__ = ["synthetic_lines", "warm_up"]
@@ -75,7 +77,7 @@ def synthetic_lines(n: int = 60) -> list[bytes]:
 
 
 def _iso(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    return iso_times(np.array([ms]))[0]
 
 
 def _throwaway_config(config: Mapping[str, Any], prefix: str) -> dict[str, Any]:
