@@ -57,7 +57,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -320,9 +320,9 @@ class _KindKeys:
 class _Token:
     keys: dict[str, _KindKeys]
     groups: dict[int, dict[str, np.ndarray]]  # unit -> kind -> positions of its keys
-    watched: list[int] = field(default_factory=list)  # units with a pending WATCH
-    unit_of_bucket: np.ndarray | None = None  # this batch's layout (see RedisStore._layout)
-    conn_of_unit: np.ndarray | None = None
+    watched: list[int]  # units with a pending WATCH
+    unit_of_bucket: np.ndarray  # this batch's layout (see RedisStore._layout)
+    conn_of_unit: np.ndarray
 
 
 @dataclass
@@ -781,11 +781,7 @@ class RedisStore(ProfileStore):
     ) -> None:
         self._settle()  # write-behind: the previous write is acknowledged before the next
         token: _Token = session.token  # type: ignore[assignment]
-        keys = token.keys
-        unit_of_bucket = (
-            self._unit_of_bucket if token.unit_of_bucket is None else token.unit_of_bucket
-        )
-        conn_of_unit = self._conn_of_unit if token.conn_of_unit is None else token.conn_of_unit
+        keys, unit_of_bucket, conn_of_unit = token.keys, token.unit_of_bucket, token.conn_of_unit
         per_unit: dict[int, list[bytes]] = {}
         counts: dict[int, int] = {}
         for kind, mask in changed.items():
@@ -927,9 +923,8 @@ class RedisStore(ProfileStore):
             self.release_units(token.watched, token.conn_of_unit)
             token.watched = []
 
-    def release_units(self, units: Sequence[int], conn_of_unit: np.ndarray | None = None) -> None:
-        """UNWATCH (best effort: a broken connection is simply dropped)."""
-        conn_of_unit = self._conn_of_unit if conn_of_unit is None else conn_of_unit
+    def release_units(self, units: Sequence[int], conn_of_unit: np.ndarray) -> None:
+        """UNWATCH the connections of ``units`` (best effort: a broken one is dropped)."""
         conns = sorted({int(conn_of_unit[u]) for u in units})
         if not conns:
             return

@@ -126,14 +126,7 @@ class WorkerRuntime:
         which waits on Redis or runs in numpy and numba); one thread, so core calls (batches,
         labels, trims) never overlap. A call always runs to its end: its effects are written.
         """
-        if self.executor is None:
-            return fn(*args)
-        future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            await future
-            raise
+        return await _on_thread(self.executor, fn, *args)
 
     async def store(self, outputs: Outputs) -> None:
         """Write the outputs' rows to the emitted-output store (before they are produced).
@@ -141,18 +134,8 @@ class WorkerRuntime:
         On a thread of its own when there is one (the direct consumer's), so the scoring
         thread is not held up by the round trip; one thread, so writes keep their order.
         """
-        if not outputs.stored:
-            return
-        if self.store_executor is None:
-            self.core.store_outputs(outputs)
-            return
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.store_executor, self.core.store_outputs, outputs)
-        try:
-            await asyncio.shield(future)
-        except asyncio.CancelledError:
-            await future
-            raise
+        if outputs.stored:
+            await _on_thread(self.store_executor, self.core.store_outputs, outputs)
 
     async def checkpoint(self, events: Sequence[Any]) -> None:
         """Process one micro-batch of transaction events, produce, and return (see the doc)."""
@@ -235,6 +218,19 @@ class WorkerRuntime:
     @property
     def ready(self) -> bool:
         return self.assigned and self.failed is None and not self.stopping
+
+
+async def _on_thread(executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on ``executor``'s thread (inline without one). A call always runs to its
+    end, even when the caller is cancelled meanwhile: its effects are written whole."""
+    if executor is None:
+        return fn(*args)
+    future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await future
+        raise
 
 
 def fetch_wait(ms: int) -> dict[str, int]:

@@ -332,7 +332,7 @@ class WorkerCore:
         m.stage.labels(stage="decode").observe(t1 - t0)
         m.stage.labels(stage="score").observe(t2 - t1)
         for db in result.decisions:
-            self._decisions(db, db.replayed, records, out, out.stored)
+            self._decisions(db, records, out)
         dead.extend(result.dead_letters)
         for letter in dead:
             self._dead_letter(letter, records[letter.offset], out)
@@ -355,15 +355,11 @@ class WorkerCore:
             out.stored = {}
             self.metrics.stage.labels(stage="store").observe(time.perf_counter() - t0)
 
-    def _decisions(
-        self,
-        db: DecisionBatch,
-        replayed: np.ndarray,
-        records: Sequence[InRecord],
-        out: Outputs,
-        fresh: dict[tuple[str, int], dict[int, bytes]],
-    ) -> None:
+    def _decisions(self, db: DecisionBatch, records: Sequence[InRecord], out: Outputs) -> None:
+        """Decision records (and alerts, SMS tasks) of ``db`` into ``out``; new ones also into
+        ``out.stored``, replays re-emitted from the emitted store where it has them."""
         n = len(db)
+        replayed, fresh = db.replayed, out.stored
         db.latency_us = np.full(n, (time.monotonic_ns() - db.batch.ingest_ns) // 1000, np.int64)
         if len(self._scratch) < scratch_size(db):
             self._scratch = np.empty(scratch_size(db), dtype=np.uint8)
